@@ -1,0 +1,1 @@
+//! The Telegram side: the handler tree, dialogues, keyboards and texts.

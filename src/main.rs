@@ -1,0 +1,3 @@
+//! The smm-storefront binary: hands over to the library.
+
+fn main() {}

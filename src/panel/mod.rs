@@ -1,0 +1,5 @@
+//! The IA-Café reseller API client.
+
+mod status;
+
+pub use status::OrderStatus;

@@ -1,0 +1,1 @@
+//! Durable state in sled: orders, users, dialogues, wallet ledger and the notification outbox.

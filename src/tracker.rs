@@ -1,0 +1,1 @@
+//! The background status poller and the notification outbox sender.

@@ -1,0 +1,1 @@
+//! Integration tests: whole conversations against the sandbox panel over loopback.
