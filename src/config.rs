@@ -112,7 +112,11 @@ impl Config {
 
     /// Builds the configuration from any key lookup (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let value = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let value = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
 
         let bot_token = value("TELOXIDE_TOKEN").ok_or_else(|| {
             err(
@@ -140,7 +144,11 @@ impl Config {
         let webhook_secret = value("WEBHOOK_SECRET");
         if let Some(s) = &webhook_secret {
             // Telegram allows 1–256 characters of A-Z, a-z, 0-9, _ and -.
-            if s.len() > 256 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if s.len() > 256
+                || !s
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 return Err(err(
                     "WEBHOOK_SECRET",
                     "malformed; use 1-256 characters of letters, digits, _ and -",
@@ -159,7 +167,10 @@ impl Config {
                     .map(|n| n.0)
                     .ok_or_else(|| err("MARKUP_PERCENT", "expected a number such as 15 or 7.5"))?;
                 if d.is_sign_negative() || d > Decimal::from(1000) {
-                    return Err(err("MARKUP_PERCENT", "expected a percentage from 0 to 1000"));
+                    return Err(err(
+                        "MARKUP_PERCENT",
+                        "expected a percentage from 0 to 1000",
+                    ));
                 }
                 d
             }
@@ -185,7 +196,12 @@ impl Config {
             None => Naira::from_kobo(5_000_000),
             Some(v) => match Naira::parse(&v) {
                 Some(n) if !n.is_negative() => n.round_kobo(),
-                _ => return Err(err("SANDBOX_CREDIT", "expected a naira amount such as 50000")),
+                _ => {
+                    return Err(err(
+                        "SANDBOX_CREDIT",
+                        "expected a naira amount such as 50000",
+                    ));
+                }
             },
         };
 
@@ -198,7 +214,10 @@ impl Config {
             notify_chat_id: match value("NOTIFY_CHAT_ID") {
                 None => None,
                 Some(v) => Some(v.parse::<i64>().map_err(|_| {
-                    err("NOTIFY_CHAT_ID", "expected a chat id such as -1001234567890")
+                    err(
+                        "NOTIFY_CHAT_ID",
+                        "expected a chat id such as -1001234567890",
+                    )
                 })?),
             },
             data_dir: PathBuf::from(value("DATA_DIR").unwrap_or_else(|| "./data".to_string())),
@@ -232,7 +251,9 @@ fn looks_like_bot_token(t: &str) -> bool {
             !id.is_empty()
                 && id.chars().all(|c| c.is_ascii_digit())
                 && rest.len() >= 20
-                && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         }
         None => false,
     }
@@ -245,7 +266,10 @@ fn check_url(var: &'static str, url: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(err(var, "expected an http(s) URL such as https://example.com/path"))
+        Err(err(
+            var,
+            "expected an http(s) URL such as https://example.com/path",
+        ))
     }
 }
 
@@ -274,7 +298,10 @@ fn parse_ids(
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<u64>().map_err(|_| {
-                err(var, "expected Telegram user ids separated by commas, e.g. 12345,67890")
+                err(
+                    var,
+                    "expected Telegram user ids separated by commas, e.g. 12345,67890",
+                )
             })
         })
         .collect()

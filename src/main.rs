@@ -4,13 +4,17 @@ use std::process::ExitCode;
 
 use smm_storefront::{app, config::Config};
 
-const USAGE: &str = "usage: smm-storefront [run | check | sandbox --port N | backup FILE | restore FILE]";
+const USAGE: &str =
+    "usage: smm-storefront [run | check | sandbox --port N | backup FILE | restore FILE]";
 
 fn main() -> ExitCode {
     init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -26,7 +30,9 @@ fn main() -> ExitCode {
             Err(_) => usage_error("--port takes a port number from 0 to 65535"),
         },
         ["backup", file] => with_data_dir(|dir| runtime.block_on(app::backup(dir, file.as_ref()))),
-        ["restore", file] => with_data_dir(|dir| runtime.block_on(app::restore(dir, file.as_ref()))),
+        ["restore", file] => {
+            with_data_dir(|dir| runtime.block_on(app::restore(dir, file.as_ref())))
+        }
         ["-h"] | ["--help"] | ["help"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS

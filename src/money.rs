@@ -7,7 +7,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 /// An amount of Nigerian naira, exact to the kobo once rounded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Naira(pub Decimal);
 
@@ -22,7 +24,10 @@ impl Naira {
 
     /// The amount rounded to kobo, halves away from zero.
     pub fn round_kobo(self) -> Self {
-        Naira(self.0.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+        Naira(
+            self.0
+                .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+        )
     }
 
     /// Whole kobo, after rounding to kobo; `None` if it does not fit an `i64`.
@@ -66,14 +71,19 @@ impl Naira {
 /// The one place the API's formula lives: `quantity / 1000 × rate`. `None` on overflow.
 pub fn cost(quantity: u64, rate_per_1k: Naira) -> Option<Naira> {
     let q = Decimal::from(quantity);
-    let raw = q.checked_mul(rate_per_1k.0)?.checked_div(Decimal::ONE_THOUSAND)?;
+    let raw = q
+        .checked_mul(rate_per_1k.0)?
+        .checked_div(Decimal::ONE_THOUSAND)?;
     Some(Naira(raw).round_kobo())
 }
 
 /// A rate raised by `percent` (e.g. 20 for +20%), kept exact; rounding happens on the total.
 pub fn with_markup(rate_per_1k: Naira, percent: Decimal) -> Option<Naira> {
     let factor = Decimal::ONE_HUNDRED.checked_add(percent)?;
-    let raised = rate_per_1k.0.checked_mul(factor)?.checked_div(Decimal::ONE_HUNDRED)?;
+    let raised = rate_per_1k
+        .0
+        .checked_mul(factor)?
+        .checked_div(Decimal::ONE_HUNDRED)?;
     Some(Naira(raised.normalize()))
 }
 

@@ -45,7 +45,11 @@ pub fn progress_bar(quantity: u64, remains: Option<u64>) -> String {
         }
     };
     let cells = (done_pct / 10) as usize;
-    format!("{}{} {done_pct}%", "▓".repeat(cells), "░".repeat(10 - cells))
+    format!(
+        "{}{} {done_pct}%",
+        "▓".repeat(cells),
+        "░".repeat(10 - cells)
+    )
 }
 
 /// Splits a long text into messages of at most `MAX_MESSAGE_CHARS`, breaking between lines.
@@ -95,7 +99,10 @@ mod tests {
 
     #[test]
     fn escapes_html_specials_and_keeps_the_rest() {
-        assert_eq!(esc("<b>&\"x\"</b>"), "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;");
+        assert_eq!(
+            esc("<b>&\"x\"</b>"),
+            "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;"
+        );
         assert_eq!(esc("مرحبا 🎉 ñ"), "مرحبا 🎉 ñ");
     }
 
@@ -125,7 +132,11 @@ mod tests {
         assert!(parts.iter().all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
         assert_eq!(parts.concat(), text);
         let huge = "b".repeat(9000);
-        assert!(split_message(&huge).iter().all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
+        assert!(
+            split_message(&huge)
+                .iter()
+                .all(|p| p.chars().count() <= MAX_MESSAGE_CHARS)
+        );
     }
 
     #[test]

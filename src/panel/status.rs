@@ -130,7 +130,10 @@ mod tests {
     fn normalises_every_documented_word() {
         assert_eq!(OrderStatus::parse("In progress"), OrderStatus::InProgress);
         assert_eq!(OrderStatus::parse("in progress"), OrderStatus::InProgress);
-        assert_eq!(OrderStatus::parse("processing-api"), OrderStatus::Processing);
+        assert_eq!(
+            OrderStatus::parse("processing-api"),
+            OrderStatus::Processing
+        );
         assert_eq!(OrderStatus::parse("Completed"), OrderStatus::Completed);
         assert_eq!(OrderStatus::parse("completed-api"), OrderStatus::Completed);
         assert_eq!(OrderStatus::parse("refunded-api"), OrderStatus::Refunded);
