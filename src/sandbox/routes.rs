@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -48,7 +49,8 @@ pub(super) fn router(app: App) -> Router {
         .route("/smm/status/{id}", get(order_status))
         .route("/smm/refill", post(refill))
         .route("/smm/refill-status", get(refill_status))
-        .route("/smm/cancel", post(cancel));
+        .route("/smm/cancel", post(cancel))
+        .method_not_allowed_fallback(wrong_method);
     Router::new()
         .nest("/devapi/v1", api)
         .fallback(unknown_path)
@@ -144,6 +146,15 @@ fn ok(body: Value) -> Response {
 
 async fn unknown_path() -> Response {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "Endpoint not found").into_response()
+}
+
+async fn wrong_method() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed on this endpoint",
+    )
+    .into_response()
 }
 
 /// Reads a POST body into fields (JSON, or form when labelled so).
@@ -428,11 +439,11 @@ fn listed_json(o: &Order) -> Value {
 }
 
 /// `GET /smm/status/{id}`: the local `order` block and the upstream `provider` block.
-async fn order_status(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn order_status(State(app): State<App>, id: Result<Path<String>, PathRejection>) -> Response {
+    // A segment that is not UTF-8 is just another unknown order, in the error shape.
     let order = id
-        .trim()
-        .parse::<u64>()
         .ok()
+        .and_then(|Path(id)| id.trim().parse::<u64>().ok())
         .and_then(|id| app.with(|s| s.order(id).cloned()));
     let Some(o) = order else {
         return ApiError::order_not_found().into_response();

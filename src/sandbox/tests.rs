@@ -538,6 +538,17 @@ async fn bad_json_is_400_in_the_error_shape() {
     );
     let (status, _) = get(&sb, "/smm/nowhere").await;
     assert_eq!(status, 404);
+    let (status, body) = get(&sb, "/smm/status/%FF%FE").await;
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
+    let (status, body) = get(&sb, "/smm/order").await;
+    assert_eq!((status, &body["success"]), (405, &json!(false)));
+}
+
+#[test]
+fn handle_can_be_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Sandbox>();
+    assert_send_sync::<SandboxConfig>();
 }
 
 #[tokio::test]
