@@ -236,6 +236,8 @@ fn service_json(s: &Service) -> Value {
 /// A `request_id` that was already used never creates a second order or debit: the answer is
 /// HTTP 409 `duplicate_request`, naming the existing `order_id` unless the sandbox was started
 /// with `duplicate_names_order = false` (the real API does not document this answer).
+/// The id is taken only by an order that was recorded, refunded ones included; a request
+/// rejected for quantity, service or balance leaves it free. Ids are compared after trimming.
 async fn place_order(State(app): State<App>, req: Request) -> Response {
     match place(&app, req).await {
         Ok(resp) => resp,
