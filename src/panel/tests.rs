@@ -1,0 +1,1 @@
+//! HTTP behaviour of the client against a scripted loopback server.
