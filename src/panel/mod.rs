@@ -388,34 +388,24 @@ impl fmt::Display for Call {
     }
 }
 
-/// How far a failed attempt got: decides whether an order may exist.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reach {
-    /// No connection was made: nothing reached the server.
-    NotSent,
-    /// The request may have reached the server, no answer came back.
-    MaybeSent,
-    /// The server answered.
-    Answered,
-}
-
-/// A failed attempt and how far it got.
+/// A failed attempt, and whether the request may have reached the server.
 struct Failure {
     error: Error,
-    reach: Reach,
+    /// False only when no connection was made: then no order can exist.
+    maybe_sent: bool,
 }
 
 impl Failure {
-    fn answered(error: Error) -> Failure {
+    fn sent(error: Error) -> Failure {
         Failure {
             error,
-            reach: Reach::Answered,
+            maybe_sent: true,
         }
     }
 
     /// True when an order request may have been processed without us seeing the outcome.
     fn outcome_unknown(&self) -> bool {
-        self.reach != Reach::NotSent
+        self.maybe_sent
             && matches!(
                 self.error,
                 Error::Timeout
@@ -559,7 +549,7 @@ impl Client {
     async fn order_attempt(&self, call: &Call, order: &NewOrder) -> Result<PlacedOrder, Failure> {
         let reply = self.send(call).await?;
         let placed = self.decode(call, &reply, |v| wire::placed_order(v, order));
-        let placed = placed.map_err(Failure::answered)?;
+        let placed = placed.map_err(Failure::sent)?;
         if placed.request_id != order.request_id {
             log::warn!(
                 "IA-Café order {}: answer names request_id {:?}",
@@ -744,7 +734,7 @@ impl Client {
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_failure(e))? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(Failure::answered(Error::Malformed {
+                return Err(Failure::sent(Error::Malformed {
                     excerpt: "answer body larger than 16 MiB".into(),
                 }));
             }
@@ -754,11 +744,11 @@ impl Client {
         log::debug!("IA-Café {call}: HTTP {status}, {} bytes", body.len());
         match wire::open_envelope(status, retry_after, &text, inner.key.expose()) {
             Ok(json) => Ok(Reply { json, text }),
-            Err(error) => Err(Failure::answered(error)),
+            Err(error) => Err(Failure::sent(error)),
         }
     }
 
-    /// A reqwest error as a typed error, with how far the request got.
+    /// A reqwest error as a typed error, noting whether the request may have been sent.
     fn transport_failure(&self, e: reqwest::Error) -> Failure {
         let e = e.without_url();
         let reason = error::scrub(&error_chain(&e), self.inner.key.expose(), 300);
@@ -770,18 +760,12 @@ impl Client {
             };
             Failure {
                 error: Error::Network { reason },
-                reach: Reach::NotSent,
+                maybe_sent: false,
             }
         } else if e.is_timeout() {
-            Failure {
-                error: Error::Timeout,
-                reach: Reach::MaybeSent,
-            }
+            Failure::sent(Error::Timeout)
         } else {
-            Failure {
-                error: Error::Network { reason },
-                reach: Reach::MaybeSent,
-            }
+            Failure::sent(Error::Network { reason })
         }
     }
 

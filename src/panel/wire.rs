@@ -285,6 +285,11 @@ fn message_in(json: &Value) -> String {
 
 /// The error code and message if the answer says it failed, in any of the shapes seen.
 fn error_signal(json: &Value) -> Option<(String, String)> {
+    // An explicit success wins over stray error fields: calling a placed order a refusal would
+    // let the caller refund it, while a wrong success is caught when the data is read.
+    if json.get("success").and_then(bool_of) == Some(true) {
+        return None;
+    }
     let message = message_in(json);
     match json.get("error") {
         Some(Value::Object(e)) => {
@@ -1258,6 +1263,12 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn an_explicit_success_wins_over_stray_error_fields() {
+        let body = r#"{"success":true,"error":{},"code":"x","data":{"refill":1}}"#;
+        assert_eq!(refill_id(&ok(body)).unwrap(), 1);
     }
 
     #[test]
