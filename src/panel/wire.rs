@@ -31,33 +31,27 @@ pub(super) const EXCERPT_CHARS: usize = 120;
 // Lenient scalar readers
 // ---------------------------------------------------------------------------------------------
 
-/// A decimal from text such as `1560.00`, `"1,560.00"` or `1e3`.
-fn decimal_from_text(text: &str) -> Option<Decimal> {
-    let cleaned: String = text
-        .trim()
-        .trim_start_matches('₦')
-        .chars()
-        .filter(|c| *c != ',' && *c != '_' && !c.is_whitespace())
-        .collect();
-    if cleaned.is_empty() {
-        return None;
-    }
-    Decimal::from_str(&cleaned)
-        .or_else(|_| Decimal::from_scientific(&cleaned))
-        .ok()
-}
-
-/// A decimal from a JSON number or numeric string.
+/// A decimal from a JSON number or numeric string (`"1,560.00"` too, as `Naira::parse` reads).
 pub(super) fn decimal_of(v: &Value) -> Option<Decimal> {
     match v {
         Value::Number(n) => n
             .as_u64()
             .map(Decimal::from)
             .or_else(|| n.as_i64().map(Decimal::from))
-            .or_else(|| decimal_from_text(&n.to_string())),
-        Value::String(s) => decimal_from_text(s),
+            .or_else(|| {
+                let text = n.to_string();
+                Decimal::from_str(&text)
+                    .or_else(|_| Decimal::from_scientific(&text))
+                    .ok()
+            }),
+        Value::String(s) => Naira::parse(s).map(|n| n.0),
         _ => None,
     }
+}
+
+/// The first of `names` in `v` that holds a whole number.
+fn first_u64(v: &Value, names: &[&str]) -> Option<u64> {
+    names.iter().find_map(|n| v.get(*n).and_then(u64_of))
 }
 
 /// A non-negative whole number from a JSON number (`1500`, `1500.0`) or string (`"1500"`).
@@ -359,12 +353,10 @@ fn map_code(
 
 /// IA-Café's order id wherever an error or refund answer puts it.
 fn order_id_in(json: &Value) -> Option<u64> {
-    ["order_id", "orderId"].iter().find_map(|name| {
-        json.get(*name)
-            .or_else(|| json.get("data").and_then(|d| d.get(*name)))
-            .or_else(|| json.get("error").and_then(|e| e.get(*name)))
-            .and_then(u64_of)
-    })
+    let names = ["order_id", "orderId"];
+    first_u64(json, &names)
+        .or_else(|| json.get("data").and_then(|d| first_u64(d, &names)))
+        .or_else(|| json.get("error").and_then(|e| first_u64(e, &names)))
 }
 
 /// Limits from the top-level (or error) fields, else from "between 100 and 100000" in the text.
@@ -751,9 +743,7 @@ pub(super) fn bulk_entries(json: &Value) -> Result<HashMap<u64, BulkEntry>, Stri
         // An empty PHP array arrives as `[]`; rows naming their id are accepted too.
         Value::Array(rows) => {
             for row in rows {
-                let id = ["provider_order_id", "order", "id"]
-                    .iter()
-                    .find_map(|n| row.get(*n).and_then(u64_of));
+                let id = first_u64(row, &["provider_order_id", "order", "id"]);
                 if let (Some(id), Some(entry)) = (id, bulk_entry(row)) {
                     out.insert(id, entry);
                 }
@@ -771,9 +761,7 @@ pub(super) fn refill_id(json: &Value) -> Result<u64, String> {
     if let Some(id) = u64_of(data) {
         return Ok(id);
     }
-    ["refill", "refill_id", "id"]
-        .iter()
-        .find_map(|n| data.get(*n).and_then(u64_of))
+    first_u64(data, &["refill", "refill_id", "id"])
         .ok_or_else(|| "no refill id in `data`".to_string())
 }
 
@@ -819,9 +807,7 @@ pub(super) fn refill_statuses(json: &Value, asked: &[u64]) -> Result<HashMap<u64
         }
         Value::Array(rows) => {
             for row in rows {
-                let id = ["refill", "refill_id", "id"]
-                    .iter()
-                    .find_map(|n| row.get(*n).and_then(u64_of));
+                let id = first_u64(row, &["refill", "refill_id", "id"]);
                 if let (Some(id), Some(word)) = (id, refill_word(row)) {
                     out.insert(id, word);
                 }
@@ -844,11 +830,7 @@ pub(super) fn cancel_outcome(json: &Value) -> Result<CancelOutcome, String> {
     let cancelled = rows
         .iter()
         .filter(|r| r.get("cancel").and_then(bool_of) == Some(true))
-        .filter_map(|r| {
-            ["order", "provider_order_id", "id"]
-                .iter()
-                .find_map(|n| r.get(*n).and_then(u64_of))
-        })
+        .filter_map(|r| first_u64(r, &["order", "provider_order_id", "id"]))
         .collect();
     Ok(CancelOutcome {
         cancelled,
