@@ -7,6 +7,11 @@ pub(crate) fn u64_key(v: u64) -> [u8; 8] {
     v.to_be_bytes()
 }
 
+/// An `i64` key with the sign bit flipped, so negative ids sort before positive ones.
+pub(crate) fn i64_key(v: i64) -> [u8; 8] {
+    ((v as u64) ^ (1 << 63)).to_be_bytes()
+}
+
 /// A two-part key `a ‖ b`; all keys sharing `a` form a prefix range sorted by `b`.
 pub(crate) fn pair_key(a: u64, b: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
@@ -38,6 +43,9 @@ mod tests {
     #[test]
     fn integer_keys_sort_numerically() {
         assert!(u64_key(255) < u64_key(256));
+        assert!(i64_key(-5) < i64_key(-1));
+        assert!(i64_key(-1) < i64_key(0));
+        assert!(i64_key(0) < i64_key(7));
         assert!(pair_key(1, u64::MAX) < pair_key(2, 0));
         assert_eq!(pair_second("t", &pair_key(3, 9)).unwrap(), 9);
         assert!(read_u64("t", &[1, 2]).is_err());
