@@ -10,6 +10,7 @@
 //! waiting flushes fill sled's small IO threadpool. [`Store::flush`] runs one blocking
 //! `Db::flush` at a time on tokio's blocking pool instead.
 
+mod dialogue;
 mod error;
 mod keys;
 mod ledger;
@@ -25,6 +26,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+pub use dialogue::SledDialogues;
 pub use error::StoreError;
 pub use ledger::{LedgerEntry, LedgerKind};
 pub use orders::{OrderRecord, Phase};
