@@ -1,1 +1,438 @@
 //! The background status poller and the notification outbox sender.
+//!
+//! The poller reads active orders from the store, asks the bulk status endpoint (≤100 ids a
+//! call), and writes each change together with its notifications in one transaction. The
+//! sender drains that outbox at Telegram-safe rates; an entry leaves only once Telegram
+//! accepted it, so a crash can delay a notification but never drop it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rust_i18n::t;
+use teloxide::adaptors::throttle::{Limits, Throttle};
+use teloxide::prelude::*;
+use teloxide::types::ParseMode;
+use teloxide::{ApiError, RequestError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::bot::text::{esc, progress_bar, thousands};
+use crate::bot::{Lang, Shop};
+use crate::config::WalletMode;
+use crate::money::{self, Naira};
+use crate::ordering;
+use crate::panel::{BulkEntry, OrderStatus};
+use crate::store::{OrderRecord, OutboxEntry, Phase, StoreError};
+
+/// Most ids the bulk status endpoint takes in one call.
+pub const BULK_LIMIT: usize = 100;
+/// Meta key holding the group chat id after Telegram migrated the group.
+pub const GROUP_CHAT_KEY: &str = "group_chat_id";
+
+/// What one poll cycle did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    /// Active placed orders looked at.
+    pub active: usize,
+    /// Bulk status calls made.
+    pub calls: usize,
+    /// Orders whose status or progress changed.
+    pub changed: usize,
+    /// Orders the API did not mention.
+    pub missing: usize,
+    /// Bulk calls that failed (their orders wait for the next cycle).
+    pub failed_calls: usize,
+    /// Pending placements settled by reconciliation.
+    pub reconciled: usize,
+}
+
+/// Starts the poller and the sender; both stop when `stop` turns true.
+pub fn spawn(shop: Arc<Shop>, bot: Bot, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let sender_shop = shop.clone();
+    let sender_stop = stop.clone();
+    let sender = tokio::spawn(async move {
+        run_sender(sender_shop, bot, sender_stop).await;
+    });
+    tokio::spawn(async move {
+        run_poller(shop, stop).await;
+        let _ = sender.await;
+    })
+}
+
+async fn run_poller(shop: Arc<Shop>, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Duration::ZERO;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let report = poll_cycle(&shop).await;
+        if report.calls > 0 || report.reconciled > 0 {
+            log::info!(
+                "poll: {} active, {} calls, {} changed, {} missing, {} failed, {} reconciled",
+                report.active,
+                report.calls,
+                report.changed,
+                report.missing,
+                report.failed_calls,
+                report.reconciled
+            );
+        }
+        // Back off while the API keeps failing, up to 10 intervals.
+        backoff = if report.failed_calls > 0 && report.failed_calls == report.calls {
+            (backoff + shop.cfg.poll_interval).min(shop.cfg.poll_interval * 10)
+        } else {
+            Duration::ZERO
+        };
+        let wait = shop.cfg.poll_interval + backoff;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One poll over every active order: bulk status in chunks of ≤100, changes stored with
+/// their notifications, refunds for orders that ended short. Never fails as a whole.
+pub async fn poll_cycle(shop: &Shop) -> CycleReport {
+    let mut report = CycleReport::default();
+    match ordering::reconcile_all(shop).await {
+        Ok(n) => report.reconciled = n,
+        Err(e) => log::warn!("reconciliation failed: {e}"),
+    }
+    let active = match shop.store.active_orders() {
+        Ok(a) => a,
+        Err(e) => {
+            log::error!("cannot read active orders: {e}");
+            return report;
+        }
+    };
+    let mut by_provider: HashMap<u64, OrderRecord> = HashMap::new();
+    let mut by_api: HashMap<u64, u64> = HashMap::new();
+    for rec in active {
+        if rec.phase != Phase::Placed {
+            continue;
+        }
+        let Some(api_id) = rec.api_order_id else {
+            continue;
+        };
+        let pid = match rec.provider_order_id {
+            Some(p) => p,
+            None => match learn_provider_id(shop, &rec, api_id).await {
+                Some(p) => p,
+                None => continue,
+            },
+        };
+        by_api.insert(api_id, pid);
+        by_provider.insert(pid, rec);
+    }
+    report.active = by_provider.len();
+    let api_ids: Vec<u64> = by_api.keys().copied().collect();
+    for chunk in api_ids.chunks(BULK_LIMIT) {
+        report.calls += 1;
+        let answer = match shop.panel.bulk_status(chunk).await {
+            Ok(a) => a,
+            Err(e) => {
+                log::warn!("bulk status of {} orders failed: {e}", chunk.len());
+                report.failed_calls += 1;
+                continue;
+            }
+        };
+        for api_id in chunk {
+            let Some(pid) = by_api.get(api_id) else {
+                continue;
+            };
+            let (Some(rec), Some(entry)) = (by_provider.get(pid), answer.get(pid)) else {
+                report.missing += 1;
+                log::debug!("order {api_id} missing from the bulk answer");
+                continue;
+            };
+            match apply_status(shop, rec, entry).await {
+                Ok(true) => report.changed += 1,
+                Ok(false) => {}
+                Err(e) => log::error!("cannot record the status of order {}: {e}", rec.id),
+            }
+        }
+        let unknown = answer
+            .keys()
+            .filter(|k| !by_provider.contains_key(k))
+            .count();
+        if unknown > 0 {
+            log::debug!("{unknown} unknown ids in a bulk answer");
+        }
+    }
+    report
+}
+
+/// Orders placed before the provider id was known: one single-status call fills it in.
+async fn learn_provider_id(shop: &Shop, rec: &OrderRecord, api_id: u64) -> Option<u64> {
+    match shop.panel.status(api_id).await {
+        Ok(r) => {
+            let pid = r.provider_order_id?;
+            let _ = shop
+                .store
+                .update_order(rec.id, move |o| o.provider_order_id = Some(pid))
+                .await;
+            Some(pid)
+        }
+        Err(e) => {
+            log::debug!("status of order {api_id} unavailable: {e}");
+            None
+        }
+    }
+}
+
+/// The language a customer reads notifications in.
+pub fn customer_lang(shop: &Shop, user_id: u64) -> Lang {
+    let user = shop.store.get_user(user_id).ok().flatten();
+    Lang::choose(
+        user.as_ref().and_then(|u| u.language.as_deref()),
+        user.as_ref().and_then(|u| u.telegram_language.as_deref()),
+    )
+}
+
+/// Stores a reported status. Refunds first (each once, by reference), then the status and its
+/// notifications in one transaction: a crash in between repeats the refund as a no-op.
+pub async fn apply_status(
+    shop: &Shop,
+    rec: &OrderRecord,
+    entry: &BulkEntry,
+) -> Result<bool, StoreError> {
+    let remains = entry.remains.or(rec.remains);
+    if rec.status == entry.status && rec.remains == remains {
+        return Ok(false);
+    }
+    let refund = refund_for(shop, rec, &entry.status, remains).await?;
+    let outbox = notifications(shop, rec, &entry.status, remains, refund);
+    shop.store
+        .record_status_change(rec.id, entry.status.clone(), entry.remains, outbox)
+        .await
+}
+
+/// Returns money for an order that ended short: remains × unit price for partial, the rest
+/// of the price for cancelled, failed or refunded. Once per order and reason.
+async fn refund_for(
+    shop: &Shop,
+    rec: &OrderRecord,
+    status: &OrderStatus,
+    remains: Option<u64>,
+) -> Result<Option<Naira>, StoreError> {
+    if !rec.wallet_debited || shop.cfg.wallets == WalletMode::Off {
+        return Ok(None);
+    }
+    let (amount, reason) = match status {
+        OrderStatus::Partial => {
+            let left = remains.unwrap_or(0).min(rec.quantity);
+            (
+                money::cost(left, rec.unit_rate).unwrap_or(Naira::ZERO),
+                "partial",
+            )
+        }
+        OrderStatus::Cancelled | OrderStatus::Failed | OrderStatus::Refunded => {
+            let done = shop.store.order_refunded(rec.id)?;
+            (rec.price.checked_sub(done).unwrap_or(Naira::ZERO), "ended")
+        }
+        _ => return Ok(None),
+    };
+    let amount = amount.min(rec.price);
+    if amount <= Naira::ZERO {
+        return Ok(None);
+    }
+    match shop.store.refund_order_once(rec.id, amount, reason).await? {
+        Some(_) => Ok(Some(amount)),
+        // Applied before (a repeated status, or a crash before the status was stored).
+        None => Ok(Some(amount)),
+    }
+}
+
+fn notifications(
+    shop: &Shop,
+    rec: &OrderRecord,
+    status: &OrderStatus,
+    remains: Option<u64>,
+    refund: Option<Naira>,
+) -> Vec<OutboxEntry> {
+    let l = customer_lang(shop, rec.user_id).code();
+    let order_id = rec.api_order_id.unwrap_or(rec.id);
+    let word = match status {
+        OrderStatus::Other(w) => esc(w),
+        s => t!(format!("status.{}", s.key()), locale = l).to_string(),
+    };
+    let mut text = t!(
+        "notify.status",
+        locale = l,
+        order_id = order_id,
+        service = esc(&rec.service_name),
+        emoji = status.emoji(),
+        status = word,
+        progress = progress_bar(rec.quantity, remains)
+    )
+    .to_string();
+    if let Some(amount) = refund {
+        text.push('\n');
+        text.push_str(&t!("notify.refunded", locale = l, amount = amount));
+    }
+    let mut out = vec![OutboxEntry::new(rec.chat_id, text, false, Some(rec.id))];
+    if status.is_terminal()
+        && let Some(group) = shop.cfg.notify_chat_id
+    {
+        let name = shop
+            .store
+            .get_user(rec.user_id)
+            .ok()
+            .flatten()
+            .map(|u| u.first_name)
+            .unwrap_or_default();
+        let word = match status {
+            OrderStatus::Other(w) => esc(w),
+            s => t!(format!("status.{}", s.key()), locale = "en").to_string(),
+        };
+        let text = t!(
+            "notify.group",
+            locale = "en",
+            emoji = status.emoji(),
+            order_id = order_id,
+            status = word,
+            service = esc(&rec.service_name),
+            quantity = thousands(rec.quantity),
+            name = esc(&name)
+        );
+        out.push(OutboxEntry::new(group, text, true, Some(rec.id)));
+    }
+    out
+}
+
+async fn run_sender(shop: Arc<Shop>, bot: Bot, mut stop: watch::Receiver<bool>) {
+    let (throttled, worker) = Throttle::new(bot, Limits::default());
+    let worker = tokio::spawn(worker);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let report = drain_outbox(&shop, &throttled).await;
+        let idle = report.sent == 0 && report.dropped == 0;
+        let wait = if report.deferred {
+            Duration::from_secs(5)
+        } else if idle {
+            Duration::from_millis(500)
+        } else {
+            Duration::ZERO
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    // Last chance to send what the final poll queued; anything left waits for the next start.
+    let _ = tokio::time::timeout(Duration::from_secs(5), drain_outbox(&shop, &throttled)).await;
+    drop(throttled);
+    worker.abort();
+}
+
+/// What one drain of the outbox did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Messages Telegram accepted.
+    pub sent: usize,
+    /// Messages given up on (blocked customer, undeliverable chat).
+    pub dropped: usize,
+    /// True when Telegram or the network failed and the rest waits for later.
+    pub deferred: bool,
+}
+
+/// Sends queued messages oldest first. 429 is waited out, 403 marks the customer blocked and
+/// moves on, a migrated group is followed; an entry is removed only after Telegram took it.
+pub async fn drain_outbox<B>(shop: &Shop, bot: &B) -> DrainReport
+where
+    B: Requester<Err = RequestError>,
+{
+    let mut report = DrainReport::default();
+    let entries = match shop.store.pending_outbox(100) {
+        Ok(e) => e,
+        Err(e) => {
+            log::error!("cannot read the outbox: {e}");
+            report.deferred = true;
+            return report;
+        }
+    };
+    let started = Instant::now();
+    for entry in entries {
+        let mut chat = if entry.group {
+            shop.store
+                .meta_get::<i64>(GROUP_CHAT_KEY)
+                .ok()
+                .flatten()
+                .unwrap_or(entry.chat_id)
+        } else {
+            entry.chat_id
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let res = bot
+                .send_message(ChatId(chat), entry.text.clone())
+                .parse_mode(ParseMode::Html)
+                .send()
+                .await;
+            match res {
+                Ok(_) => {
+                    ack(shop, entry.id).await;
+                    report.sent += 1;
+                    break;
+                }
+                Err(RequestError::RetryAfter(secs)) if attempts <= 5 => {
+                    let wait = secs.duration();
+                    log::info!("Telegram asked to wait {}s", wait.as_secs());
+                    tokio::time::sleep(wait).await;
+                }
+                Err(RequestError::MigrateToChatId(new)) if attempts <= 5 => {
+                    log::info!("group {chat} moved to {new}");
+                    chat = new.0;
+                    if entry.group {
+                        let _ = shop.store.meta_set(GROUP_CHAT_KEY, &new.0).await;
+                    }
+                }
+                Err(RequestError::Api(
+                    ApiError::BotBlocked
+                    | ApiError::UserDeactivated
+                    | ApiError::BotKicked
+                    | ApiError::BotKickedFromSupergroup
+                    | ApiError::ChatNotFound
+                    | ApiError::CantInitiateConversation,
+                )) => {
+                    log::info!("chat {chat} cannot receive messages; skipping its notification");
+                    if !entry.group
+                        && let Ok(id) = u64::try_from(chat)
+                    {
+                        let _ = shop.store.set_blocked(id, true).await;
+                    }
+                    ack(shop, entry.id).await;
+                    report.dropped += 1;
+                    break;
+                }
+                Err(RequestError::Api(e)) => {
+                    // Telegram will never take this message (e.g. malformed); do not let it block the queue.
+                    log::error!("Telegram refused outbox entry {}: {e}", entry.id);
+                    ack(shop, entry.id).await;
+                    report.dropped += 1;
+                    break;
+                }
+                Err(e) => {
+                    log::warn!("sending a notification failed, will retry: {e}");
+                    report.deferred = true;
+                    return report;
+                }
+            }
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    report
+}
+
+async fn ack(shop: &Shop, id: u64) {
+    if let Err(e) = shop.store.ack_outbox(id).await {
+        log::error!("cannot remove sent outbox entry {id}: {e}");
+    }
+}

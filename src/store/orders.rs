@@ -255,11 +255,31 @@ impl Store {
     where
         F: Fn(&mut OrderRecord) + Send,
     {
+        self.update_order_notify(id, change, Vec::new()).await
+    }
+
+    /// [`Store::update_order`] that also queues `outbox` messages in the same transaction,
+    /// so a change and the customer's notification of it are written together or not at all.
+    /// The messages are dropped when `change` changes nothing.
+    pub async fn update_order_notify<F>(
+        &self,
+        id: u64,
+        change: F,
+        outbox: Vec<OutboxEntry>,
+    ) -> Result<OrderRecord, StoreError>
+    where
+        F: Fn(&mut OrderRecord) + Send,
+    {
         let at = now();
         let key = u64_key(id);
+        let mut queued = Vec::with_capacity(outbox.len());
+        for mut entry in outbox {
+            entry.id = self.next_id()?;
+            queued.push((u64_key(entry.id), encode("outbox entry", &entry)?));
+        }
         let t = &self.trees;
-        let (rec, changed) = (&t.orders, &t.orders_by_api, &t.orders_active)
-            .transaction(|(orders, by_api, active)| {
+        let (rec, changed) = (&t.orders, &t.orders_by_api, &t.orders_active, &t.outbox)
+            .transaction(|(orders, by_api, active, outbox)| {
                 let Some(bytes) = orders.get(key)? else {
                     return abort(StoreError::not_found("order", id));
                 };
@@ -291,6 +311,9 @@ impl Store {
                     active.remove(&key[..])?;
                 }
                 orders.insert(&key[..], encode("order", &new).or_else(abort)?)?;
+                for (k, v) in &queued {
+                    outbox.insert(&k[..], v.as_slice())?;
+                }
                 Ok((new, true))
             })
             .map_err(tx_error)?;

@@ -18,6 +18,9 @@ pub struct UserRecord {
     pub username: Option<String>,
     /// The language they chose in the bot (`None`: follow Telegram's).
     pub language: Option<String>,
+    /// The language Telegram last reported for them (used when they chose none).
+    #[serde(default)]
+    pub telegram_language: Option<String>,
     /// True once sending to them failed because they blocked the bot.
     pub blocked: bool,
     /// First contact, unix seconds.
@@ -37,6 +40,7 @@ impl Store {
         chat_id: i64,
         first_name: &str,
         username: Option<&str>,
+        telegram_language: Option<&str>,
     ) -> Result<UserRecord, StoreError> {
         let at = now();
         let key = u64_key(id);
@@ -50,6 +54,9 @@ impl Store {
                             chat_id,
                             first_name: first_name.to_string(),
                             username: username.map(str::to_string),
+                            telegram_language: telegram_language
+                                .map(str::to_string)
+                                .or(old.telegram_language.clone()),
                             blocked: false,
                             last_seen: at,
                             ..old
@@ -61,6 +68,7 @@ impl Store {
                         first_name: first_name.to_string(),
                         username: username.map(str::to_string),
                         language: None,
+                        telegram_language: telegram_language.map(str::to_string),
                         blocked: false,
                         first_seen: at,
                         last_seen: at,
@@ -142,7 +150,9 @@ mod tests {
     #[tokio::test]
     async fn touch_upserts_and_keeps_choices() {
         let (dir, store) = temp_store();
-        let first = store.touch_user(1, 1, "Ada", Some("ada")).unwrap();
+        let first = store
+            .touch_user(1, 1, "Ada", Some("ada"), Some("ha"))
+            .unwrap();
         assert_eq!((first.language.as_deref(), first.blocked), (None, false));
         store.set_language(1, Some("fr")).await.unwrap();
         store.set_blocked(1, true).await.unwrap();
@@ -153,14 +163,14 @@ mod tests {
             (Some("fr"), true)
         );
 
-        let again = store.touch_user(1, 1, "Ada L.", None).unwrap();
+        let again = store.touch_user(1, 1, "Ada L.", None, None).unwrap();
         assert_eq!(again.first_name, "Ada L.");
         assert_eq!(again.username, None);
         assert_eq!(again.language.as_deref(), Some("fr"));
         assert!(!again.blocked);
         assert_eq!(again.first_seen, first.first_seen);
 
-        store.touch_user(2, 2, "Bo", None).unwrap();
+        store.touch_user(2, 2, "Bo", None, None).unwrap();
         assert_eq!(store.user_count(), 2);
         let ids: Vec<_> = store
             .all_users()

@@ -1,1 +1,4 @@
-//! Integration tests: whole conversations against the sandbox panel over loopback.
+//! Integration tests: whole conversations and background work against the sandbox panel over loopback.
+
+mod common;
+mod ordering;
