@@ -6,6 +6,7 @@ pub mod app;
 pub mod bot;
 pub mod config;
 pub mod money;
+pub mod ops;
 pub mod panel;
 pub mod sandbox;
 pub mod store;
