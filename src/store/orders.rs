@@ -673,6 +673,24 @@ mod tests {
         assert_eq!(store.order_count(), 10);
     }
 
+    #[test]
+    fn writer_futures_can_be_spawned() {
+        fn spawnable<T: Send + 'static>(_: &T) {}
+        let (_dir, store) = temp_store();
+        let s = store.clone();
+        spawnable(&async move { s.update_order(1, |r| r.can_refill = true).await });
+        let s = store.clone();
+        spawnable(&async move {
+            s.record_status_change(1, OrderStatus::Completed, None, vec![])
+                .await
+        });
+        let s = store.clone();
+        spawnable(&async move { s.refund_order_once(1, Naira::from_kobo(1), "x").await });
+        let s = store.clone();
+        spawnable(&async move { s.enqueue(vec![]).await });
+        spawnable(&async move { store.meta_set("k", &1u8).await });
+    }
+
     #[tokio::test]
     async fn orders_since_filters_by_creation_time() {
         let (_dir, store) = temp_store();
