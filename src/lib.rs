@@ -7,6 +7,7 @@ pub mod bot;
 pub mod config;
 pub mod fake_telegram;
 pub mod money;
+pub mod ops;
 pub mod ordering;
 pub mod panel;
 pub mod sandbox;
