@@ -79,6 +79,13 @@ async fn run_inner(cfg: Config) -> Result<(), String> {
             cfg.data_dir.display()
         )
     })?;
+    let control = match crate::ops::serve_control(store.clone(), &cfg.data_dir) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            log::warn!("control socket unavailable ({e}); backup will not work while the bot runs");
+            None
+        }
+    };
     let (panel, sandbox) = panel_for(&cfg).await?;
     let bot = make_bot(&cfg)?;
     let shop = Arc::new(Shop::new(cfg.clone(), store.clone(), panel));
@@ -114,11 +121,27 @@ async fn run_inner(cfg: Config) -> Result<(), String> {
         "smm-storefront is running{}",
         if cfg.sandbox() { " (SANDBOX)" } else { "" }
     );
-    dispatcher.dispatch().await;
+    if cfg.webhook_url.is_some() {
+        let listener = crate::ops::webhook_listener(bot.clone(), &cfg)
+            .await
+            .map_err(|e| e.to_string())?;
+        dispatcher
+            .dispatch_with_listener(
+                listener,
+                LoggingErrorHandler::with_custom_text("webhook listener error"),
+            )
+            .await;
+    } else {
+        dispatcher.dispatch().await;
+    }
 
     let _ = stop_tx.send(true);
     if let Err(e) = tracker.await {
         log::warn!("tracker ended abnormally: {e}");
+    }
+    if let Some(h) = control {
+        h.abort();
+        let _ = h.await;
     }
     store
         .flush()
@@ -155,8 +178,8 @@ pub async fn wait_for_signal() {
 }
 
 /// Checks configuration, Telegram and IA-Café, and the database, one line each.
-pub async fn check(_cfg: Config) -> ExitCode {
-    ExitCode::FAILURE
+pub async fn check(cfg: Config) -> ExitCode {
+    crate::ops::run_check(&cfg).await
 }
 
 /// Serves the sandbox panel alone until Ctrl-C or SIGTERM.
@@ -173,12 +196,12 @@ pub async fn sandbox(port: u16) -> ExitCode {
     }
 }
 
-/// Writes a consistent copy of the store to `file`.
-pub async fn backup(_dir: &Path, _file: &Path) -> ExitCode {
-    ExitCode::FAILURE
+/// Writes a consistent copy of the store to `file` (through the running bot if it holds the store).
+pub async fn backup(dir: &Path, file: &Path) -> ExitCode {
+    crate::ops::run_backup(dir, file).await
 }
 
 /// Restores `file` into an empty data folder.
-pub async fn restore(_dir: &Path, _file: &Path) -> ExitCode {
-    ExitCode::FAILURE
+pub async fn restore(dir: &Path, file: &Path) -> ExitCode {
+    crate::ops::run_restore(dir, file).await
 }

@@ -67,11 +67,14 @@ pub async fn handle(
         }
         Command::Cancel => order_flow::cancel_dialogue(bot, dialogue, msg, lang).await,
         Command::Help => help(bot, shop, msg, lang).await,
-        Command::MyOrders
-        | Command::Status(_)
-        | Command::Language
-        | Command::Wallet
-        | Command::TopUp => help(bot, shop, msg, lang).await,
+        // Following orders (my_orders.rs).
+        Command::MyOrders => help(bot, shop, msg, lang).await,
+        Command::Status(_) => help(bot, shop, msg, lang).await,
+        // Languages (language.rs).
+        Command::Language => help(bot, shop, msg, lang).await,
+        // Wallet and Stars (wallet.rs).
+        Command::Wallet => help(bot, shop, msg, lang).await,
+        Command::TopUp => help(bot, shop, msg, lang).await,
     }
 }
 

@@ -68,6 +68,7 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .enter_dialogue::<CallbackQuery, ErasedStorage<State>, State>()
         .endpoint(on_callback);
 
+    // Payments (wallet.rs) and admin commands (admin.rs) join here.
     dptree::entry().branch(messages).branch(callbacks)
 }
 
@@ -158,6 +159,10 @@ async fn on_callback(
     bot.answer_callback_query(q.id.clone()).await?;
     match cb {
         Cb::Noop => Ok(()),
+        // Following orders (my_orders.rs): Cb::MenuMyOrders, MyOrders, Order, Refill, RefillStatus, CancelOrder.
+        // Languages (language.rs): Cb::MenuLanguage, Language.
+        // Wallet (wallet.rs): Cb::MenuWallet, TopUp.
+        // Admin (admin.rs): Cb::AdminOrders.
         Cb::MenuHelp => {
             let chat = dialogue.chat_id();
             let l = lang.code();

@@ -1,5 +1,8 @@
 //! Test harness: a sandbox panel on loopback, a temporary store, and a shop wired to both.
 
+// Each test module uses a different part of the harness.
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;

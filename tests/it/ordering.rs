@@ -1,9 +1,9 @@
 //! The ordering dialogue end to end: teloxide_tests' fake Bot API, the sandbox over HTTP.
 
 use serial_test::serial;
+use smm_storefront::bot::State;
 use smm_storefront::bot::callback::Cb;
 use smm_storefront::bot::schema::schema;
-use smm_storefront::bot::State;
 use teloxide_tests::server::Responses;
 use teloxide_tests::{MockBot, MockCallbackQuery, MockMessageText};
 
@@ -16,7 +16,11 @@ fn buttons(r: &Responses) -> Vec<(String, String)> {
         .sent_messages
         .iter()
         .filter_map(|m| m.reply_markup().cloned())
-        .chain(r.edited_messages_text.iter().filter_map(|e| e.message.reply_markup().cloned()));
+        .chain(
+            r.edited_messages_text
+                .iter()
+                .filter_map(|e| e.message.reply_markup().cloned()),
+        );
     for m in markups {
         for row in m.inline_keyboard {
             for b in row {
@@ -30,8 +34,14 @@ fn buttons(r: &Responses) -> Vec<(String, String)> {
 }
 
 fn last_text(r: &Responses) -> String {
-    let sent = r.sent_messages.last().and_then(|m| m.text().map(str::to_string));
-    let edited = r.edited_messages_text.last().and_then(|e| e.message.text().map(str::to_string));
+    let sent = r
+        .sent_messages
+        .last()
+        .and_then(|m| m.text().map(str::to_string));
+    let edited = r
+        .edited_messages_text
+        .last()
+        .and_then(|e| e.message.text().map(str::to_string));
     sent.or(edited).unwrap_or_default()
 }
 
@@ -43,31 +53,49 @@ async fn happy_path_places_one_order_and_charges_the_wallet() {
     bot.dependencies(h.deps());
     bot.dispatch().await;
     let cats = buttons(&bot.get_responses());
-    let (_, insta) = cats.iter().find(|(t, _)| t.contains("Instagram")).expect("Instagram button").clone();
+    let (_, insta) = cats
+        .iter()
+        .find(|(t, _)| t.contains("Instagram"))
+        .expect("Instagram button")
+        .clone();
 
     bot.update(MockCallbackQuery::new().data(insta));
     bot.dispatch().await;
     let services = buttons(&bot.get_responses());
-    let (label, svc) = services.iter().find(|(_, d)| d.starts_with("s:")).expect("a service").clone();
+    let (label, svc) = services
+        .iter()
+        .find(|(_, d)| d.starts_with("s:"))
+        .expect("a service")
+        .clone();
     assert!(label.contains('₦'), "{label}");
 
     bot.update(MockCallbackQuery::new().data(svc));
     bot.dispatch().await;
-    assert!(last_text(&bot.get_responses()).contains("link"), "{}", last_text(&bot.get_responses()));
+    assert!(
+        last_text(&bot.get_responses()).contains("link"),
+        "{}",
+        last_text(&bot.get_responses())
+    );
 
     bot.update(MockMessageText::new().text("https://instagram.com/yourpage"));
     bot.dispatch().await;
     let State::EnteringQuantity { service_id, .. } = bot.get_state::<State>().await else {
-        panic!("not at the quantity step: {}", last_text(&bot.get_responses()));
+        panic!(
+            "not at the quantity step: {}",
+            last_text(&bot.get_responses())
+        );
     };
     let snap = h.shop.catalog.get().await.unwrap();
     let service = snap.service(service_id).unwrap().clone();
 
-    bot.update(MockMessageText::new().text(&service.min.to_string()));
+    bot.update(MockMessageText::new().text(service.min.to_string()));
     bot.dispatch().await;
     let confirm_text = last_text(&bot.get_responses());
     assert!(confirm_text.contains("Total"), "{confirm_text}");
-    let (_, ok) = buttons(&bot.get_responses()).into_iter().find(|(t, _)| t.contains("Confirm")).expect("Confirm button");
+    let (_, ok) = buttons(&bot.get_responses())
+        .into_iter()
+        .find(|(t, _)| t.contains("Confirm"))
+        .expect("Confirm button");
     assert!(matches!(Cb::decode(&ok), Some(Cb::Confirm { .. })));
 
     let before = h.sandbox.balance();
@@ -81,7 +109,11 @@ async fn happy_path_places_one_order_and_charges_the_wallet() {
     // A second tap of the same button: no second order.
     bot.update(MockCallbackQuery::new().data(ok));
     bot.dispatch().await;
-    assert!(last_text(&bot.get_responses()).contains("already placed"), "{}", last_text(&bot.get_responses()));
+    assert!(
+        last_text(&bot.get_responses()).contains("already placed"),
+        "{}",
+        last_text(&bot.get_responses())
+    );
     assert_eq!(h.sandbox.order_count(), 1);
     assert_eq!(h.sandbox.debit_count(), 1);
 }
