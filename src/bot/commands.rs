@@ -7,7 +7,8 @@ use teloxide::prelude::*;
 use teloxide::utils::command::BotCommands;
 
 use super::{
-    BotDialogue, HandlerResult, Lang, Shop, State, keyboards, order_flow, reply, text::esc,
+    BotDialogue, HandlerResult, Lang, Shop, State, keyboards, language, order_flow, reply,
+    text::esc,
 };
 use crate::config::WalletMode;
 
@@ -71,7 +72,7 @@ pub async fn handle(
         Command::MyOrders => help(bot, shop, msg, lang).await,
         Command::Status(_) => help(bot, shop, msg, lang).await,
         // Languages (language.rs).
-        Command::Language => help(bot, shop, msg, lang).await,
+        Command::Language => language::show_choices(&bot, msg.chat.id, lang, None).await,
         // Wallet and Stars (wallet.rs).
         Command::Wallet => help(bot, shop, msg, lang).await,
         Command::TopUp => help(bot, shop, msg, lang).await,

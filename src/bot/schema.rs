@@ -10,7 +10,7 @@ use teloxide::prelude::*;
 
 use super::callback::Cb;
 use super::commands::{self, Command};
-use super::{BotDialogue, HandlerResult, Lang, Shop, State, order_flow};
+use super::{BotDialogue, HandlerResult, Lang, Shop, State, language, order_flow};
 use crate::config::WalletMode;
 use crate::money::Naira;
 use crate::store::LedgerKind;
@@ -161,6 +161,15 @@ async fn on_callback(
         Cb::Noop => Ok(()),
         // Following orders (my_orders.rs): Cb::MenuMyOrders, MyOrders, Order, Refill, RefillStatus, CancelOrder.
         // Languages (language.rs): Cb::MenuLanguage, Language.
+        Cb::MenuLanguage => {
+            let edit = q.message.as_ref().map(|m| m.id());
+            language::show_choices(&bot, dialogue.chat_id(), lang, edit).await
+        }
+        Cb::Language { code } => {
+            let edit = q.message.as_ref().map(|m| m.id());
+            let chat = dialogue.chat_id();
+            language::choose(&bot, &shop, q.from.id.0, chat, lang, edit, &code).await
+        }
         // Wallet (wallet.rs): Cb::MenuWallet, TopUp.
         // Admin (admin.rs): Cb::AdminOrders.
         Cb::MenuHelp => {
