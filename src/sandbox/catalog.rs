@@ -148,6 +148,29 @@ pub(super) fn standard() -> Catalog {
     Catalog { services }
 }
 
+/// The category that [`hostile`] gives its Instagram services.
+pub const HOSTILE_CATEGORY: &str = "Instagram <Pro> & \"Co\" 🇳🇬";
+/// The name [`hostile`] gives service 101.
+pub const HOSTILE_NAME: &str = "<script>alert(\"x\")</script> & Followers 🚀 متابعون حقيقيون";
+/// The name [`hostile`] gives service 106 (Custom Comments).
+pub const HOSTILE_COMMENTS_NAME: &str = "Comments <b>bold</b> &amp; 'quotes' 💬 تعليقات";
+
+/// The standard catalog with markup-hostile names, to prove every message escapes them.
+pub(super) fn hostile() -> Catalog {
+    let mut c = standard();
+    for s in &mut c.services {
+        if s.category == IG {
+            s.category = HOSTILE_CATEGORY.to_string();
+        }
+        match s.id {
+            101 => s.name = HOSTILE_NAME.to_string(),
+            106 => s.name = HOSTILE_COMMENTS_NAME.to_string(),
+            _ => {}
+        }
+    }
+    c
+}
+
 /// Platforms with their short tag and products; "Comments" products are Custom Comments.
 #[rustfmt::skip]
 const PLATFORMS: &[(&str, &str, &[&str])] = &[
@@ -263,6 +286,20 @@ mod tests {
         );
         assert!(c.services().iter().any(|s| s.kind == Kind::CustomComments));
         assert!(c.get(100).is_none());
+    }
+
+    #[test]
+    fn hostile_only_renames() {
+        let (s, h) = (standard(), hostile());
+        assert_eq!(s.services().len(), h.services().len());
+        assert_eq!(h.get(101).map(|x| x.name.as_str()), Some(HOSTILE_NAME));
+        assert_eq!(
+            h.get(106).map(|x| x.name.as_str()),
+            Some(HOSTILE_COMMENTS_NAME)
+        );
+        for (a, b) in s.services().iter().zip(h.services()) {
+            assert_eq!((a.id, a.rate, a.min, a.max), (b.id, b.rate, b.min, b.max));
+        }
     }
 
     #[test]

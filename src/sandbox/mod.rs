@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::money::Naira;
+pub use catalog::{HOSTILE_CATEGORY, HOSTILE_COMMENTS_NAME, HOSTILE_NAME};
 use state::Shared;
 
 /// How a sandbox starts.
@@ -67,6 +68,9 @@ pub enum CatalogSpec {
         /// Characters in every name.
         name_len: usize,
     },
+    /// The standard catalog with markup-hostile names: `<`, `>`, `&`, quotes, emoji and
+    /// right-to-left text in a category and in services 101 and 106 (for escaping tests).
+    Hostile,
 }
 
 /// A misbehaviour to play on the next matching requests (see [`Sandbox::inject`]).
@@ -119,6 +123,7 @@ impl Sandbox {
             CatalogSpec::Generated { count, name_len } => {
                 catalog::generated(count, name_len, cfg.seed)
             }
+            CatalogSpec::Hostile => catalog::hostile(),
         };
         let shared = Arc::new(Shared::new(
             catalog,
