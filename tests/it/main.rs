@@ -1,4 +1,6 @@
 //! Integration tests: whole conversations and background work against the sandbox panel over loopback.
 
+mod cli;
 mod common;
 mod ordering;
+mod panel;
