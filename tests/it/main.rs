@@ -1,5 +1,7 @@
 //! Integration tests: whole conversations and background work against the sandbox panel over loopback.
 
+mod cli;
 mod common;
 mod languages;
 mod ordering;
+mod panel;
