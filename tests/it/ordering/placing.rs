@@ -5,10 +5,10 @@ use std::time::Duration;
 use serial_test::serial;
 use smm_storefront::bot::State;
 use smm_storefront::money;
-use smm_storefront::ordering;
 use smm_storefront::panel::OrderStatus;
 use smm_storefront::sandbox::{Fault, SandboxConfig};
 use smm_storefront::store::{OrderRecord, Phase, Store};
+use smm_storefront::{ordering, tracker};
 
 use super::driver::{CUSTOMER, Chat, credit, naira, to_confirmation, wallet};
 use crate::common::Harness;
@@ -21,15 +21,24 @@ fn orders(store: &Store) -> Vec<OrderRecord> {
     store.orders_for_user(CUSTOMER, 0, 100).unwrap().0
 }
 
-/// Messages queued for the customer about one order.
+/// Confirmations queued for the customer about one order.
 fn queued_for(store: &Store, order_id: u64) -> Vec<String> {
     store
         .pending_outbox(1000)
         .unwrap()
         .into_iter()
-        .filter(|e| e.order_id == Some(order_id))
+        .filter(|e| e.order_id == Some(order_id) && e.text.contains("has been confirmed"))
         .map(|e| e.text)
         .collect()
+}
+
+/// One round of settling pending orders: the poller's cycle, or reconciliation alone.
+async fn settle(h: &Harness, via_poller: bool) -> usize {
+    if via_poller {
+        tracker::poll_cycle(&h.shop).await.reconciled
+    } else {
+        ordering::reconcile_all(&h.shop).await.unwrap()
+    }
 }
 
 /// Words that would tell the customer something failed.
@@ -328,7 +337,7 @@ async fn server_errors_never_fail_an_order_that_may_exist_nor_place_it_twice() {
 
 /// Confirm meets a hung panel: "being confirmed", a second tap places nothing, and
 /// reconciliation settles it with one queued confirmation.
-async fn ambiguous_confirm_is_settled_once(h: &Harness, hangs: u32) {
+async fn ambiguous_confirm_is_settled_once(h: &Harness, hangs: u32, via_poller: bool) {
     let mut chat = Chat::open(h, "/start").await;
     to_confirmation(&mut chat, "Instagram", 101, LINK, "1500").await;
     let ok = chat.button("Confirm");
@@ -348,7 +357,7 @@ async fn ambiguous_confirm_is_settled_once(h: &Harness, hangs: u32) {
     assert!(chat.text().contains("being confirmed"), "{}", chat.text());
     assert_eq!(h.sandbox.order_count(), 1);
 
-    assert_eq!(ordering::reconcile_all(&h.shop).await.unwrap(), 1);
+    assert_eq!(settle(h, via_poller).await, 1);
     let rec = h.store.get_order(rec.id).unwrap().unwrap();
     assert_eq!(rec.phase, Phase::Placed);
     let api_id = rec.api_order_id.expect("the API's id is learnt");
@@ -359,7 +368,7 @@ async fn ambiguous_confirm_is_settled_once(h: &Harness, hangs: u32) {
     assert!(queued[0].contains("₦1,560.00"), "{}", queued[0]);
 
     // Settled for good: nothing more to do, nothing queued twice, nothing placed twice.
-    assert_eq!(ordering::reconcile_all(&h.shop).await.unwrap(), 0);
+    assert_eq!(settle(h, via_poller).await, 0);
     assert_eq!(queued_for(&h.store, rec.id).len(), 1);
     chat.press(&ok).await;
     assert!(chat.text().contains("already placed"), "{}", chat.text());
@@ -376,7 +385,12 @@ async fn ambiguous_confirm_is_settled_once(h: &Harness, hangs: u32) {
 async fn ambiguous_outcome_is_adopted_from_the_duplicate_answer() {
     let h = Harness::new().await;
     // Both the first attempt and the client's re-send hang.
-    ambiguous_confirm_is_settled_once(&h, 2).await;
+    ambiguous_confirm_is_settled_once(&h, 2, false).await;
+    assert_eq!(
+        h.sandbox.calls("/smm/orders"),
+        0,
+        "the duplicate answer named it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,7 +401,8 @@ async fn ambiguous_outcome_is_found_in_the_order_list() {
         ..SandboxConfig::default()
     };
     let h = Harness::with(cfg, &[]).await;
-    ambiguous_confirm_is_settled_once(&h, 1).await;
+    // Settled by the poller's cycle this time.
+    ambiguous_confirm_is_settled_once(&h, 1, true).await;
     assert!(
         h.sandbox.calls("/smm/orders") >= 1,
         "looked it up in the list"
