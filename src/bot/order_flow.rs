@@ -12,9 +12,10 @@ use super::keyboards;
 use super::text::{esc, thousands};
 use super::{BotDialogue, HandlerResult, Lang, Shop, State, reply, show};
 use crate::config::WalletMode;
-use crate::money::{self, Naira};
+use crate::money;
 use crate::ordering::{self, Draft, Placement, Rejection};
 use crate::panel::{Service, ServiceKind};
+use crate::store::Phase;
 
 /// `/order` or the menu button: show the categories in a new message.
 pub async fn start_order(
@@ -85,6 +86,7 @@ async fn show_categories(
     };
     let text = with_sandbox(
         shop,
+        lang,
         t!("order.choose_category", locale = lang.code()).into(),
     );
     show(bot, chat, edit, text, Some(keyboards::categories(&snap))).await?;
@@ -93,9 +95,12 @@ async fn show_categories(
 }
 
 /// Prefixes the sandbox mark where prices are shown, so nobody mistakes practice for real.
-fn with_sandbox(shop: &Shop, text: String) -> String {
+fn with_sandbox(shop: &Shop, lang: Lang, text: String) -> String {
     if shop.sandbox() {
-        format!("{}\n\n{text}", t!("common.sandbox_mark"))
+        format!(
+            "{}\n\n{text}",
+            t!("common.sandbox_mark", locale = lang.code())
+        )
     } else {
         text
     }
@@ -155,7 +160,14 @@ async fn show_services(
         ),
     };
     let kb = keyboards::services_page(&snap, &services, page, lang);
-    show(bot, chat, edit, with_sandbox(shop, head.into()), Some(kb)).await?;
+    show(
+        bot,
+        chat,
+        edit,
+        with_sandbox(shop, lang, head.into()),
+        Some(kb),
+    )
+    .await?;
     dialogue
         .update(State::ChoosingService {
             category,
@@ -219,7 +231,7 @@ pub async fn show_service(
         bot,
         chat,
         edit,
-        with_sandbox(shop, text),
+        with_sandbox(shop, lang, text),
         Some(keyboards::back_only(lang)),
     )
     .await?;
@@ -542,20 +554,29 @@ async fn show_confirmation(
         && let Some(user) = msg.from.as_ref()
     {
         let before = shop.store.balance(user.id.0)?;
-        let after = before.checked_sub(total).unwrap_or(Naira::ZERO);
         text.push('\n');
-        text.push_str(&t!(
-            "order.confirm_wallet",
-            locale = l,
-            before = before,
-            after = after
-        ));
+        match before
+            .checked_sub(total)
+            .filter(|after| !after.is_negative())
+        {
+            Some(after) => text.push_str(&t!(
+                "order.confirm_wallet",
+                locale = l,
+                before = before,
+                after = after
+            )),
+            None => text.push_str(&t!(
+                "order.confirm_wallet_short",
+                locale = l,
+                balance = before
+            )),
+        }
     }
     let token = new_token();
     reply(
         bot,
         msg.chat.id,
-        with_sandbox(shop, text),
+        with_sandbox(shop, lang, text),
         Some(keyboards::confirm(&token, lang)),
     )
     .await?;
@@ -647,15 +668,29 @@ pub async fn on_callback(
             show_categories(&bot, &shop, &dialogue, chat, lang, edit).await
         }
         (Cb::Back, State::EnteringLink { service_id }) => {
-            let category = shop
-                .catalog
-                .get()
-                .await
-                .ok()
-                .and_then(|s| s.service(service_id).map(|svc| svc.category.clone()));
-            match category {
-                Some(c) => {
-                    show_services(&bot, &shop, &dialogue, chat, lang, edit, Some(c), None, 0).await
+            let place = shop.catalog.get().await.ok().and_then(|s| {
+                let svc = s.service(service_id)?;
+                let index = s
+                    .in_category(&svc.category)
+                    .iter()
+                    .position(|x| x.id == service_id)?;
+                let page = u32::try_from(index / keyboards::SERVICES_PER_PAGE).ok()?;
+                Some((svc.category.clone(), page))
+            });
+            match place {
+                Some((c, page)) => {
+                    show_services(
+                        &bot,
+                        &shop,
+                        &dialogue,
+                        chat,
+                        lang,
+                        edit,
+                        Some(c),
+                        None,
+                        page,
+                    )
+                    .await
                 }
                 None => show_categories(&bot, &shop, &dialogue, chat, lang, edit).await,
             }
@@ -712,9 +747,10 @@ pub async fn on_callback(
             // A second tap, a re-delivered update, or a tap after a restart.
             match shop.store.order_by_token(&token)? {
                 Some(rec) => {
-                    let text = match rec.api_order_id {
-                        Some(id) => t!("order.already_placed", locale = l, order_id = id),
-                        None => t!("order.being_confirmed", locale = l),
+                    let text = match (rec.phase, rec.api_order_id) {
+                        (Phase::Rejected, _) => t!("order.not_placed", locale = l),
+                        (_, Some(id)) => t!("order.already_placed", locale = l, order_id = id),
+                        (_, None) => t!("order.being_confirmed", locale = l),
                     };
                     reply(&bot, chat, text, None).await?;
                     Ok(())
@@ -789,7 +825,7 @@ async fn confirm(
                 order_id = rec.api_order_id.unwrap_or_default(),
                 amount = rec.price
             );
-            reply(bot, chat, text, None).await?;
+            reply(bot, chat, with_sandbox(shop, lang, text.into()), None).await?;
         }
         Placement::Pending(_) => {
             dialogue.update(State::Idle).await?;
@@ -813,18 +849,19 @@ async fn confirm(
                 }
                 Rejection::ShopBalanceLow => ("order.shop_low_balance", State::Idle),
                 Rejection::Unavailable => ("common.busy", State::Idle),
+                // Comment services are asked for their comments again, with the range.
+                Rejection::InvalidQuantity { .. } if input.comments.is_some() => (
+                    "order.ask_comments",
+                    State::EnteringComments {
+                        service_id: input.service_id,
+                        link: input.link.clone(),
+                    },
+                ),
                 Rejection::InvalidQuantity { .. } => (
                     "order.bad_quantity",
-                    if input.comments.is_some() {
-                        State::EnteringComments {
-                            service_id: input.service_id,
-                            link: input.link.clone(),
-                        }
-                    } else {
-                        State::EnteringQuantity {
-                            service_id: input.service_id,
-                            link: input.link.clone(),
-                        }
+                    State::EnteringQuantity {
+                        service_id: input.service_id,
+                        link: input.link.clone(),
                     },
                 ),
             };
@@ -837,8 +874,11 @@ async fn confirm(
                 ),
                 _ => t!(key, locale = l),
             };
+            // Back to the quantity step keeps its Back button.
+            let markup = matches!(reason, Rejection::InvalidQuantity { .. })
+                .then(|| keyboards::back_only(lang));
             dialogue.update(next).await?;
-            reply(bot, chat, text, None).await?;
+            reply(bot, chat, text, markup).await?;
         }
     }
     Ok(())

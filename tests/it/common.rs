@@ -82,7 +82,7 @@ impl Harness {
     /// A harness over an existing data folder and a running sandbox.
     pub fn over(dir: tempfile::TempDir, sandbox: Sandbox, extra: &[(&str, &str)]) -> Harness {
         let cfg = Arc::new(config(dir.path(), extra));
-        let store = Store::open(dir.path()).expect("store opens");
+        let store = open_store(dir.path());
         let client = Client::with_options(
             &sandbox.base_url(),
             ApiKey::new("test-key"),
@@ -101,9 +101,36 @@ impl Harness {
         }
     }
 
+    /// Stops this shop and starts another over the same data folder and sandbox, as a
+    /// restart would. Drop every MockBot using this harness first: they hold the store.
+    pub async fn restart(self, extra: &[(&str, &str)]) -> Harness {
+        let Harness {
+            sandbox,
+            shop,
+            storage,
+            store,
+            dir,
+        } = self;
+        store.flush().await.expect("store flushes");
+        drop((shop, storage, store));
+        Harness::over(dir, sandbox, extra)
+    }
+
     /// The dependencies the handler tree needs.
     pub fn deps(&self) -> teloxide::dptree::di::DependencyMap {
         teloxide::dptree::deps![self.shop.clone(), self.storage.clone()]
+    }
+}
+
+/// Opens the store, waiting (with a deadline) while sled releases a previous handle's lock.
+fn open_store(dir: &Path) -> Store {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(dir) {
+            Ok(store) => return store,
+            Err(e) if Instant::now() >= end => panic!("store does not open: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
     }
 }
 
