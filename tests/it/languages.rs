@@ -1400,11 +1400,9 @@ async fn hostile_names_links_and_comments_are_escaped_in_every_message() {
     }
 }
 
-/// Known gap: `order_flow::with_sandbox` reads the sandbox mark without the customer's locale,
-/// so in sandbox mode a Pidgin customer sees that one line in English. Unignore once fixed.
+/// The SANDBOX mark is shown in the customer's language too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[serial]
-#[ignore = "order_flow::with_sandbox ignores the customer's locale"]
 async fn the_sandbox_mark_follows_the_customer_language() {
     let h = Harness::new().await;
     let mut bot = MockBot::new(
