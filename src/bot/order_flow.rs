@@ -9,6 +9,7 @@ use teloxide::types::{ChatAction, MessageId};
 use super::callback::{Cb, new_token};
 use super::catalog::Snapshot;
 use super::keyboards;
+use super::schema::HandlerError;
 use super::text::{esc, thousands};
 use super::{BotDialogue, HandlerResult, Lang, Shop, State, reply, show};
 use crate::config::WalletMode;
@@ -106,6 +107,33 @@ fn with_sandbox(shop: &Shop, lang: Lang, text: String) -> String {
     }
 }
 
+/// The catalog and the service being ordered. When the catalog is unavailable the customer
+/// has been told; when the service is gone they are told and shown the categories again.
+async fn chosen_service(
+    bot: &Bot,
+    shop: &Shop,
+    dialogue: &BotDialogue,
+    chat: ChatId,
+    lang: Lang,
+    service_id: u64,
+) -> Result<Option<(Arc<Snapshot>, Service)>, HandlerError> {
+    let Some(snap) = catalog_or_apologise(bot, shop, chat, lang).await? else {
+        return Ok(None);
+    };
+    let Some(svc) = snap.service(service_id).cloned() else {
+        reply(
+            bot,
+            chat,
+            t!("order.service_gone", locale = lang.code()),
+            None,
+        )
+        .await?;
+        show_categories(bot, shop, dialogue, chat, lang, None).await?;
+        return Ok(None);
+    };
+    Ok(Some((snap, svc)))
+}
+
 /// The services the customer is browsing: a category's, or a search's.
 fn listing<'a>(
     snap: &'a Snapshot,
@@ -188,14 +216,12 @@ pub async fn show_service(
     edit: Option<MessageId>,
     service_id: u64,
 ) -> HandlerResult {
-    let Some(snap) = catalog_or_apologise(bot, shop, chat, lang).await? else {
+    let Some((snap, svc)) = chosen_service(bot, shop, dialogue, chat, lang, service_id).await?
+    else {
         return Ok(());
     };
+    let svc = &svc;
     let l = lang.code();
-    let Some(svc) = snap.service(service_id) else {
-        reply(bot, chat, t!("order.service_gone", locale = l), None).await?;
-        return show_categories(bot, shop, dialogue, chat, lang, None).await;
-    };
     let yes_no = |b: bool| {
         if b {
             t!("order.yes", locale = l)
@@ -348,20 +374,13 @@ pub async fn receive_link(
     lang: Lang,
     service_id: u64,
 ) -> HandlerResult {
-    let Some(snap) = catalog_or_apologise(&bot, &shop, msg.chat.id, lang).await? else {
+    let Some((_, svc)) =
+        chosen_service(&bot, &shop, &dialogue, msg.chat.id, lang, service_id).await?
+    else {
         return Ok(());
     };
+    let svc = &svc;
     let l = lang.code();
-    let Some(svc) = snap.service(service_id) else {
-        reply(
-            &bot,
-            msg.chat.id,
-            t!("order.service_gone", locale = l),
-            None,
-        )
-        .await?;
-        return show_categories(&bot, &shop, &dialogue, msg.chat.id, lang, None).await;
-    };
     let Some(link) = msg.text().and_then(parse_link) else {
         let hint = link_hint(&svc.category, lang);
         reply(
@@ -434,19 +453,12 @@ pub async fn receive_quantity(
     lang: Lang,
     (service_id, link): (u64, String),
 ) -> HandlerResult {
-    let Some(snap) = catalog_or_apologise(&bot, &shop, msg.chat.id, lang).await? else {
+    let Some((snap, svc)) =
+        chosen_service(&bot, &shop, &dialogue, msg.chat.id, lang, service_id).await?
+    else {
         return Ok(());
     };
-    let Some(svc) = snap.service(service_id) else {
-        reply(
-            &bot,
-            msg.chat.id,
-            t!("order.service_gone", locale = lang.code()),
-            None,
-        )
-        .await?;
-        return show_categories(&bot, &shop, &dialogue, msg.chat.id, lang, None).await;
-    };
+    let svc = &svc;
     match msg.text().and_then(parse_quantity) {
         Some(q) if (svc.min..=svc.max).contains(&q) => {
             show_confirmation(
@@ -476,19 +488,12 @@ pub async fn receive_comments(
     lang: Lang,
     (service_id, link): (u64, String),
 ) -> HandlerResult {
-    let Some(snap) = catalog_or_apologise(&bot, &shop, msg.chat.id, lang).await? else {
+    let Some((snap, svc)) =
+        chosen_service(&bot, &shop, &dialogue, msg.chat.id, lang, service_id).await?
+    else {
         return Ok(());
     };
-    let Some(svc) = snap.service(service_id) else {
-        reply(
-            &bot,
-            msg.chat.id,
-            t!("order.service_gone", locale = lang.code()),
-            None,
-        )
-        .await?;
-        return show_categories(&bot, &shop, &dialogue, msg.chat.id, lang, None).await;
-    };
+    let svc = &svc;
     let comments = parse_comments(msg.text().unwrap_or_default());
     let count = comments.len() as u64;
     if !(svc.min..=svc.max).contains(&count) {
