@@ -21,6 +21,7 @@ mod users;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -41,8 +42,8 @@ type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 pub struct Store {
     db: sled::Db,
     trees: Trees,
-    /// One flush at a time (see the module docs for why).
-    flush_lock: Arc<tokio::sync::Mutex<()>>,
+    /// One flush at a time, shared by concurrent writers (see the module docs for why).
+    flush: Arc<FlushQueue>,
 }
 
 /// Handles of every tree, opened once.
@@ -102,7 +103,7 @@ impl Store {
         Ok(Store {
             db,
             trees,
-            flush_lock: Arc::new(tokio::sync::Mutex::new(())),
+            flush: Arc::new(FlushQueue::default()),
         })
     }
 
@@ -110,12 +111,20 @@ impl Store {
     ///
     /// Must run inside a tokio runtime. Covers every write made before the call.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        // Group commit: every caller takes a ticket after its writes; one fsync covers every
+        // ticket taken before it started, so concurrent writers share flushes.
+        let ticket = self.flush.requested.fetch_add(1, Ordering::SeqCst) + 1;
         // Waiting here rather than in sled keeps sled's IO threads free to finish the write.
-        let _one_at_a_time = self.flush_lock.lock().await;
+        let mut done = self.flush.done.lock().await;
+        if *done >= ticket {
+            return Ok(());
+        }
+        let covers = self.flush.requested.load(Ordering::SeqCst);
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
             .map_err(|e| StoreError::FlushInterrupted(e.to_string()))??;
+        *done = covers;
         Ok(())
     }
 
@@ -128,6 +137,13 @@ impl Store {
     fn next_id(&self) -> Result<u64, StoreError> {
         Ok(self.db.generate_id()?)
     }
+}
+
+/// Flush tickets: how many were asked for, and up to which one the disk is known to hold.
+#[derive(Default)]
+struct FlushQueue {
+    requested: AtomicU64,
+    done: tokio::sync::Mutex<u64>,
 }
 
 impl std::fmt::Debug for Store {
