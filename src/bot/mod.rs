@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod commands;
 pub mod keyboards;
 pub mod lang;
+pub mod my_orders;
 pub mod order_flow;
 pub mod schema;
 pub mod setup;
