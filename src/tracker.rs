@@ -225,12 +225,10 @@ pub async fn apply_status(
         return Ok(Applied::default());
     }
     let refund = refund_for(shop, rec, status, remains).await?;
-    // Progress alone is stored silently: a message per poll while an order delivers would be
-    // spam. /myorders shows it.
-    let mut outbox = if rec.status == *status {
-        Vec::new()
-    } else {
+    let mut outbox = if worth_telling(&rec.status, status) {
         notifications(shop, rec, status, remains, refund)
+    } else {
+        Vec::new()
     };
     if audience == Audience::GroupOnly {
         outbox.retain(|e| e.group);
@@ -240,6 +238,14 @@ pub async fn apply_status(
         .record_status_change(rec.id, status.clone(), remains, outbox)
         .await?;
     Ok(Applied { changed, refund })
+}
+
+/// Whether a change deserves a message. Progress alone is stored silently (a message per poll
+/// while an order delivers would be spam; /myorders shows it), and so is a move between the
+/// not-yet-started words: the placement answer says `processing`, the first poll `pending`,
+/// and the customer was already told the order was placed.
+fn worth_telling(old: &OrderStatus, new: &OrderStatus) -> bool {
+    old != new && !matches!(new, OrderStatus::Pending | OrderStatus::Processing)
 }
 
 /// Returns money for an order that ended short: remains × unit price for partial, the rest
@@ -506,5 +512,23 @@ async fn mark_blocked(shop: &Shop, entry: &OutboxEntry) {
 async fn ack(shop: &Shop, id: u64) {
     if let Err(e) = shop.store.ack_outbox(id).await {
         log::error!("cannot remove sent outbox entry {id}: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_real_status_changes_are_worth_a_message() {
+        use OrderStatus::*;
+        assert!(worth_telling(&Pending, &InProgress));
+        assert!(worth_telling(&InProgress, &Completed));
+        assert!(worth_telling(&Processing, &Partial));
+        assert!(worth_telling(&Pending, &Other("Awaiting".into())));
+        // Progress alone, or the placement's `processing` turning into `pending`.
+        assert!(!worth_telling(&InProgress, &InProgress));
+        assert!(!worth_telling(&Processing, &Pending));
+        assert!(!worth_telling(&Pending, &Processing));
     }
 }
