@@ -361,6 +361,43 @@ async fn live_status_is_stored_without_a_second_notification() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[serial]
+async fn a_partial_seen_live_is_refunded_once_and_not_announced_again() {
+    let h = Harness::with(SandboxConfig::default(), &[("NOTIFY_CHAT_ID", "-100555")]).await;
+    fund(&h.store, ME, "5000").await;
+    let rec = seed(&h.shop, ME, REFILL_CANCEL, 1000, true).await;
+    let api = rec.api_order_id.unwrap();
+    h.sandbox.set_status(api, "Partial", 300);
+
+    let mut bot = new_bot(&h, &format!("/status {api}"));
+    bot.dispatch().await;
+    let after_view = h.store.balance(ME).unwrap();
+    let r = bot.get_responses();
+    let text = all_text(&r);
+    assert!(text.contains("partial") && text.contains("70%"), "{text}");
+    assert!(text.contains("₦374.40"), "{text}");
+    // Partial with a refill service: Refill offered, Cancel not.
+    let b = buttons(&r);
+    assert!(
+        b.iter()
+            .any(|(_, d)| *d == Cb::Refill { id: rec.id }.encode())
+    );
+    assert!(!b.iter().any(|(_, d)| d.starts_with("cn:")));
+    assert_eq!(h.store.order_refunded(rec.id).unwrap(), naira("374.40"));
+    let queued = h.store.pending_outbox(10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].group);
+
+    // Looked at again, and polled: no second refund, nothing new queued.
+    let r = press(&mut bot, &Cb::Order { id: rec.id }.encode()).await;
+    assert!(all_text(&r).contains("₦374.40"));
+    assert_eq!(tracker::poll_cycle(&h.shop).await, CycleReport::default());
+    assert_eq!(h.store.balance(ME).unwrap(), after_view);
+    assert_eq!(h.store.outbox_len(), 1);
+    assert_ledger(&h.store, ME);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[serial]
 async fn pending_and_rejected_orders_say_where_they_stand_without_asking_the_api() {
     let h = Harness::new().await;
     fund(&h.store, ME, "5000").await;
