@@ -19,16 +19,16 @@ use tokio::task::JoinHandle;
 
 use crate::bot::text::{esc, progress_bar, thousands};
 use crate::bot::{Lang, Shop};
-use crate::config::WalletMode;
 use crate::money::{self, Naira};
 use crate::ordering;
-use crate::panel::{BulkEntry, OrderStatus};
+use crate::panel::OrderStatus;
 use crate::store::{OrderRecord, OutboxEntry, Phase, StoreError};
 
 /// Most ids the bulk status endpoint takes in one call.
 pub const BULK_LIMIT: usize = 100;
-/// Meta key holding the group chat id after Telegram migrated the group.
-pub const GROUP_CHAT_KEY: &str = "group_chat_id";
+/// Meta key holding `(old, new)` chat ids after Telegram migrated the group to a supergroup.
+/// Kept as a pair so a changed `NOTIFY_CHAT_ID` is not redirected to an old group's successor.
+pub const GROUP_CHAT_KEY: &str = "group_chat_migration";
 
 /// What one poll cycle did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -147,9 +147,9 @@ pub async fn poll_cycle(shop: &Shop) -> CycleReport {
                 log::debug!("order {api_id} missing from the bulk answer");
                 continue;
             };
-            match apply_status(shop, rec, entry).await {
-                Ok(true) => report.changed += 1,
-                Ok(false) => {}
+            match apply_status(shop, rec, &entry.status, entry.remains, Audience::Customer).await {
+                Ok(a) if a.changed => report.changed += 1,
+                Ok(_) => {}
                 Err(e) => log::error!("cannot record the status of order {}: {e}", rec.id),
             }
         }
@@ -191,57 +191,113 @@ pub fn customer_lang(shop: &Shop, user_id: u64) -> Lang {
     )
 }
 
+/// Who hears about a stored status change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Background polling: the customer gets a message, the group too when the order ended.
+    Customer,
+    /// The customer is looking at the order right now: only the group hears (when it ended).
+    GroupOnly,
+}
+
+/// What storing one status report did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// True when the status or progress was new and got stored.
+    pub changed: bool,
+    /// Money returned to the wallet for this order's end (now or by an earlier attempt).
+    pub refund: Option<Naira>,
+}
+
 /// Stores a reported status. Refunds first (each once, by reference), then the status and its
-/// notifications in one transaction: a crash in between repeats the refund as a no-op.
+/// notifications (only when the status word changed) in one transaction: a crash in between repeats the refund as a no-op. The
+/// live status view uses it too (with [`Audience::GroupOnly`]), so whoever sees a change first
+/// stores it and the other finds nothing new to tell.
 pub async fn apply_status(
     shop: &Shop,
     rec: &OrderRecord,
-    entry: &BulkEntry,
-) -> Result<bool, StoreError> {
-    let remains = entry.remains.or(rec.remains);
-    if rec.status == entry.status && rec.remains == remains {
-        return Ok(false);
+    status: &OrderStatus,
+    remains: Option<u64>,
+    audience: Audience,
+) -> Result<Applied, StoreError> {
+    let remains = remains.or(rec.remains);
+    if rec.status == *status && rec.remains == remains {
+        return Ok(Applied::default());
     }
-    let refund = refund_for(shop, rec, &entry.status, remains).await?;
-    let outbox = notifications(shop, rec, &entry.status, remains, refund);
-    shop.store
-        .record_status_change(rec.id, entry.status.clone(), entry.remains, outbox)
-        .await
+    let refund = refund_for(shop, rec, status, remains).await?;
+    let mut outbox = if worth_telling(&rec.status, status) {
+        notifications(shop, rec, status, remains, refund)
+    } else {
+        Vec::new()
+    };
+    if audience == Audience::GroupOnly {
+        outbox.retain(|e| e.group);
+    }
+    let changed = shop
+        .store
+        .record_status_change(rec.id, status.clone(), remains, outbox)
+        .await?;
+    Ok(Applied { changed, refund })
+}
+
+/// Whether a change deserves a message. Progress alone is stored silently (a message per poll
+/// while an order delivers would be spam; /myorders shows it), and so is a move between the
+/// not-yet-started words: the placement answer says `processing`, the first poll `pending`,
+/// and the customer was already told the order was placed.
+fn worth_telling(old: &OrderStatus, new: &OrderStatus) -> bool {
+    old != new && !matches!(new, OrderStatus::Pending | OrderStatus::Processing)
 }
 
 /// Returns money for an order that ended short: remains × unit price for partial, the rest
 /// of the price for cancelled, failed or refunded. Once per order and reason.
+///
+/// Keyed on `wallet_debited` alone: money taken from a wallet goes back to it even if
+/// wallets were switched off since.
 async fn refund_for(
     shop: &Shop,
     rec: &OrderRecord,
     status: &OrderStatus,
     remains: Option<u64>,
 ) -> Result<Option<Naira>, StoreError> {
-    if !rec.wallet_debited || shop.cfg.wallets == WalletMode::Off {
+    if !rec.wallet_debited {
         return Ok(None);
     }
-    let (amount, reason) = match status {
-        OrderStatus::Partial => {
-            let left = remains.unwrap_or(0).min(rec.quantity);
-            (
-                money::cost(left, rec.unit_rate).unwrap_or(Naira::ZERO),
-                "partial",
-            )
-        }
-        OrderStatus::Cancelled | OrderStatus::Failed | OrderStatus::Refunded => {
-            let done = shop.store.order_refunded(rec.id)?;
-            (rec.price.checked_sub(done).unwrap_or(Naira::ZERO), "ended")
-        }
+    let reason = match status {
+        OrderStatus::Partial => "partial",
+        OrderStatus::Cancelled | OrderStatus::Failed | OrderStatus::Refunded => "ended",
         _ => return Ok(None),
     };
-    let amount = amount.min(rec.price);
+    // Applied before (a crash before the status was stored, or a concurrent view): report
+    // what was returned then rather than recomputing it from the new, smaller remainder.
+    let reference = format!("refund:{}:{reason}", rec.id);
+    if let Some(done) = shop.store.ledger_by_reference(&reference)? {
+        return Ok(Some(done.amount));
+    }
+    let refundable = rec
+        .price
+        .checked_sub(shop.store.order_refunded(rec.id)?)
+        .unwrap_or(Naira::ZERO);
+    let amount = match status {
+        OrderStatus::Partial => {
+            let Some(left) = remains else {
+                log::warn!("order {} ended partial without remains; no refund", rec.id);
+                return Ok(None);
+            };
+            money::cost(left.min(rec.quantity), rec.unit_rate).unwrap_or(Naira::ZERO)
+        }
+        _ => refundable,
+    };
+    let amount = amount.min(refundable);
     if amount <= Naira::ZERO {
         return Ok(None);
     }
     match shop.store.refund_order_once(rec.id, amount, reason).await? {
-        Some(_) => Ok(Some(amount)),
-        // Applied before (a repeated status, or a crash before the status was stored).
-        None => Ok(Some(amount)),
+        Some(entry) => Ok(Some(entry.amount)),
+        // Someone else applied it between the check and now.
+        None => Ok(shop
+            .store
+            .ledger_by_reference(&reference)?
+            .map(|e| e.amount)),
     }
 }
 
@@ -358,11 +414,7 @@ where
     let started = Instant::now();
     for entry in entries {
         let mut chat = if entry.group {
-            shop.store
-                .meta_get::<i64>(GROUP_CHAT_KEY)
-                .ok()
-                .flatten()
-                .unwrap_or(entry.chat_id)
+            group_chat(shop, entry.chat_id)
         } else {
             entry.chat_id
         };
@@ -388,8 +440,13 @@ where
                 Err(RequestError::MigrateToChatId(new)) if attempts <= 5 => {
                     log::info!("group {chat} moved to {new}");
                     chat = new.0;
-                    if entry.group {
-                        let _ = shop.store.meta_set(GROUP_CHAT_KEY, &new.0).await;
+                    if entry.group
+                        && let Err(e) = shop
+                            .store
+                            .meta_set(GROUP_CHAT_KEY, &(entry.chat_id, new.0))
+                            .await
+                    {
+                        log::warn!("cannot remember the group's new id: {e}");
                     }
                 }
                 Err(RequestError::Api(
@@ -401,10 +458,8 @@ where
                     | ApiError::CantInitiateConversation,
                 )) => {
                     log::info!("chat {chat} cannot receive messages; skipping its notification");
-                    if !entry.group
-                        && let Ok(id) = u64::try_from(chat)
-                    {
-                        let _ = shop.store.set_blocked(id, true).await;
+                    if !entry.group {
+                        mark_blocked(shop, &entry).await;
                     }
                     ack(shop, entry.id).await;
                     report.dropped += 1;
@@ -431,8 +486,49 @@ where
     report
 }
 
+/// Where the group's messages go: the configured chat, or its successor after a migration.
+fn group_chat(shop: &Shop, configured: i64) -> i64 {
+    match shop.store.meta_get::<(i64, i64)>(GROUP_CHAT_KEY) {
+        Ok(Some((old, new))) if old == configured => new,
+        _ => configured,
+    }
+}
+
+/// Remembers that a customer cannot be reached, so broadcasts skip them. The order names the
+/// user; a private chat's id is the user's id otherwise.
+async fn mark_blocked(shop: &Shop, entry: &OutboxEntry) {
+    let user = entry
+        .order_id
+        .and_then(|id| shop.store.get_order(id).ok().flatten())
+        .map(|o| o.user_id)
+        .or_else(|| u64::try_from(entry.chat_id).ok());
+    if let Some(user) = user
+        && let Err(e) = shop.store.set_blocked(user, true).await
+    {
+        log::info!("cannot mark user {user} blocked: {e}");
+    }
+}
+
 async fn ack(shop: &Shop, id: u64) {
     if let Err(e) = shop.store.ack_outbox(id).await {
         log::error!("cannot remove sent outbox entry {id}: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_real_status_changes_are_worth_a_message() {
+        use OrderStatus::*;
+        assert!(worth_telling(&Pending, &InProgress));
+        assert!(worth_telling(&InProgress, &Completed));
+        assert!(worth_telling(&Processing, &Partial));
+        assert!(worth_telling(&Pending, &Other("Awaiting".into())));
+        // Progress alone, or the placement's `processing` turning into `pending`.
+        assert!(!worth_telling(&InProgress, &InProgress));
+        assert!(!worth_telling(&Processing, &Pending));
+        assert!(!worth_telling(&Pending, &Processing));
     }
 }

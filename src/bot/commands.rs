@@ -7,8 +7,8 @@ use teloxide::prelude::*;
 use teloxide::utils::command::BotCommands;
 
 use super::{
-    BotDialogue, HandlerResult, Lang, Shop, State, keyboards, language, order_flow, reply,
-    text::esc,
+    BotDialogue, HandlerResult, Lang, Shop, State, keyboards, language, my_orders, order_flow,
+    reply, text::esc,
 };
 use crate::config::WalletMode;
 
@@ -69,8 +69,8 @@ pub async fn handle(
         Command::Cancel => order_flow::cancel_dialogue(bot, dialogue, msg, lang).await,
         Command::Help => help(bot, shop, msg, lang).await,
         // Following orders (my_orders.rs).
-        Command::MyOrders => help(bot, shop, msg, lang).await,
-        Command::Status(_) => help(bot, shop, msg, lang).await,
+        Command::MyOrders => my_orders::my_orders(bot, shop, msg, lang).await,
+        Command::Status(arg) => my_orders::status_command(bot, shop, msg, lang, arg).await,
         // Languages (language.rs).
         Command::Language => language::show_choices(&bot, msg.chat.id, lang, None).await,
         // Wallet and Stars (wallet.rs).

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod keyboards;
 pub mod lang;
 pub mod language;
+pub mod my_orders;
 pub mod order_flow;
 pub mod schema;
 pub mod setup;

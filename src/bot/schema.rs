@@ -10,7 +10,7 @@ use teloxide::prelude::*;
 
 use super::callback::Cb;
 use super::commands::{self, Command};
-use super::{BotDialogue, HandlerResult, Lang, Shop, State, language, order_flow};
+use super::{BotDialogue, HandlerResult, Lang, Shop, State, language, my_orders, order_flow};
 use crate::config::WalletMode;
 use crate::money::Naira;
 use crate::store::LedgerKind;
@@ -159,7 +159,14 @@ async fn on_callback(
     bot.answer_callback_query(q.id.clone()).await?;
     match cb {
         Cb::Noop => Ok(()),
-        // Following orders (my_orders.rs): Cb::MenuMyOrders, MyOrders, Order, Refill, RefillStatus, CancelOrder.
+        cb @ (Cb::MenuMyOrders
+        | Cb::MyOrders { .. }
+        | Cb::Order { .. }
+        | Cb::Refill { .. }
+        | Cb::RefillStatus { .. }
+        | Cb::CancelOrder { .. }) => {
+            my_orders::on_callback(bot, shop, q, dialogue.chat_id(), lang, cb).await
+        }
         // Languages (language.rs): Cb::MenuLanguage, Language.
         Cb::MenuLanguage => {
             let edit = q.message.as_ref().map(|m| m.id());

@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod following;
 mod languages;
 mod ordering;
 mod panel;
