@@ -8,7 +8,7 @@ use teloxide::utils::command::BotCommands;
 
 use super::{
     BotDialogue, HandlerResult, Lang, Shop, State, keyboards, language, my_orders, order_flow,
-    reply, text::esc,
+    reply, text::esc, wallet,
 };
 use crate::config::WalletMode;
 
@@ -74,8 +74,11 @@ pub async fn handle(
         // Languages (language.rs).
         Command::Language => language::show_choices(&bot, msg.chat.id, lang, None).await,
         // Wallet and Stars (wallet.rs).
-        Command::Wallet => help(bot, shop, msg, lang).await,
-        Command::TopUp => help(bot, shop, msg, lang).await,
+        Command::Wallet | Command::TopUp if shop.cfg.wallets == WalletMode::Off => {
+            help(bot, shop, msg, lang).await
+        }
+        Command::Wallet => wallet::show_wallet(&bot, &shop, msg.chat.id, user_id, lang, None).await,
+        Command::TopUp => wallet::show_topup(&bot, &shop, msg.chat.id, lang, None).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The Telegram side: the handler tree, dialogues, keyboards and texts.
 
+pub mod admin;
 pub mod callback;
 pub mod catalog;
 pub mod commands;
@@ -11,6 +12,7 @@ pub mod order_flow;
 pub mod schema;
 pub mod setup;
 pub mod text;
+pub mod wallet;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};

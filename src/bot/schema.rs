@@ -10,7 +10,9 @@ use teloxide::prelude::*;
 
 use super::callback::Cb;
 use super::commands::{self, Command};
-use super::{BotDialogue, HandlerResult, Lang, Shop, State, language, my_orders, order_flow};
+use super::{
+    BotDialogue, HandlerResult, Lang, Shop, State, admin, language, my_orders, order_flow, wallet,
+};
 use crate::config::WalletMode;
 use crate::money::Naira;
 use crate::store::LedgerKind;
@@ -23,6 +25,14 @@ pub fn schema() -> UpdateHandler<HandlerError> {
     let messages = Update::filter_message()
         .map_async(lang_of_message)
         .enter_dialogue::<Message, ErasedStorage<State>, State>()
+        // A paid Stars invoice, whatever the dialogue state.
+        .branch(Message::filter_successful_payment().endpoint(
+            |bot: Bot, shop: Arc<Shop>, msg: Message, lang: Lang| {
+                wallet::successful_payment(bot, shop, msg, lang)
+            },
+        ))
+        // Admin commands: one filter on ADMIN_IDS; anyone else falls through to help below.
+        .branch(admin::branch())
         .branch(teloxide::filter_command::<Command, _>().endpoint(commands::handle))
         // Anything else that looks like a command (including admin commands sent by
         // customers) gets the ordinary help, revealing nothing.
@@ -68,8 +78,13 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .enter_dialogue::<CallbackQuery, ErasedStorage<State>, State>()
         .endpoint(on_callback);
 
-    // Payments (wallet.rs) and admin commands (admin.rs) join here.
-    dptree::entry().branch(messages).branch(callbacks)
+    // Stars checkout: answered at once, before anything else.
+    let pre_checkout = Update::filter_pre_checkout_query().endpoint(wallet::pre_checkout);
+
+    dptree::entry()
+        .branch(pre_checkout)
+        .branch(messages)
+        .branch(callbacks)
 }
 
 fn looks_like_command(msg: Message) -> bool {
@@ -177,8 +192,19 @@ async fn on_callback(
             let chat = dialogue.chat_id();
             language::choose(&bot, &shop, q.from.id.0, chat, lang, edit, &code).await
         }
-        // Wallet (wallet.rs): Cb::MenuWallet, TopUp.
-        // Admin (admin.rs): Cb::AdminOrders.
+        Cb::MenuWallet => {
+            let edit = q.message.as_ref().map(|m| m.id());
+            wallet::show_wallet(&bot, &shop, dialogue.chat_id(), q.from.id.0, lang, edit).await
+        }
+        Cb::TopUp { stars } => {
+            wallet::send_topup_invoice(&bot, &shop, dialogue.chat_id(), q.from.id.0, lang, stars)
+                .await
+        }
+        Cb::AdminOrders {
+            page,
+            status,
+            service,
+        } => admin::on_callback(bot, shop, q, page, status, service).await,
         Cb::MenuHelp => {
             let chat = dialogue.chat_id();
             let l = lang.code();

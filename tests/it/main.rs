@@ -6,3 +6,4 @@ mod following;
 mod languages;
 mod ordering;
 mod panel;
+mod shop;
