@@ -528,15 +528,36 @@ pub async fn adjust(shop: &Shop, msg: &Message, args: &str, dir: Direction) -> S
         Direction::Debit => Naira(-amount.0),
     };
     let reason = (!reason.is_empty()).then(|| shorten(reason, 200));
+    let l = customer_lang(shop, user_id).code();
+    let why = reason
+        .as_deref()
+        .map(|r| t!("wallet.adjusted_reason", locale = l, reason = esc(r)).to_string())
+        .unwrap_or_default();
+    let key = match dir {
+        Direction::Credit => "wallet.adjusted_credit",
+        Direction::Debit => "wallet.adjusted_debit",
+    };
+    // The customer's notice is written with the money, in one transaction.
+    let notice = |balance: Naira| {
+        let note = t!(
+            key,
+            locale = l,
+            amount = amount,
+            reason = why.as_str(),
+            balance = balance
+        );
+        Some(OutboxEntry::new(customer.chat_id, note, false, None))
+    };
     let applied = shop
         .store
-        .apply_ledger(
+        .apply_ledger_notify(
             user_id,
             signed,
             LedgerKind::Adjustment,
             &reference,
             reason.as_deref(),
             admin,
+            notice,
         )
         .await;
     let name = esc(&customer.first_name);
@@ -559,29 +580,6 @@ pub async fn adjust(shop: &Shop, msg: &Message, args: &str, dir: Direction) -> S
         }
     }
     let balance = shop.store.balance(user_id).unwrap_or(Naira::ZERO);
-    let l = customer_lang(shop, user_id).code();
-    let why = reason
-        .as_deref()
-        .map(|r| t!("wallet.adjusted_reason", locale = l, reason = esc(r)).to_string())
-        .unwrap_or_default();
-    let key = match dir {
-        Direction::Credit => "wallet.adjusted_credit",
-        Direction::Debit => "wallet.adjusted_debit",
-    };
-    let note = t!(
-        key,
-        locale = l,
-        amount = amount,
-        reason = why,
-        balance = balance
-    );
-    if let Err(e) = shop
-        .store
-        .enqueue(vec![OutboxEntry::new(customer.chat_id, note, false, None)])
-        .await
-    {
-        log::error!("cannot queue the notice of {reference}: {e}");
-    }
     let key = match dir {
         Direction::Credit => "admin.credited",
         Direction::Debit => "admin.debited",
@@ -827,15 +825,30 @@ where
             .into();
         }
     }
+    let customer = shop.store.get_user(user_id).ok().flatten();
+    let l = customer_lang(shop, user_id).code();
+    // The customer's notice is written with the debit, in one transaction.
+    let notice = |balance: Naira| {
+        let note = t!(
+            "wallet.stars_refunded",
+            locale = l,
+            amount = amount,
+            balance = balance
+        );
+        customer
+            .as_ref()
+            .map(|c| OutboxEntry::new(c.chat_id, note, false, None))
+    };
     let debit = shop
         .store
-        .apply_ledger(
+        .apply_ledger_notify(
             user_id,
             Naira(-amount.0),
             LedgerKind::StarsRefund,
             &refund_ref,
             Some("Telegram Stars refunded"),
             Some(admin),
+            notice,
         )
         .await;
     match debit {
@@ -849,23 +862,6 @@ where
                 error = esc(&e.to_string())
             )
             .into();
-        }
-    }
-    let balance = shop.store.balance(user_id).unwrap_or(Naira::ZERO);
-    if let Ok(Some(customer)) = shop.store.get_user(user_id) {
-        let l = customer_lang(shop, user_id).code();
-        let note = t!(
-            "wallet.stars_refunded",
-            locale = l,
-            amount = amount,
-            balance = balance
-        );
-        if let Err(e) = shop
-            .store
-            .enqueue(vec![OutboxEntry::new(customer.chat_id, note, false, None)])
-            .await
-        {
-            log::error!("cannot queue the Stars refund notice for {user_id}: {e}");
         }
     }
     t!(

@@ -5,6 +5,7 @@ use sled::Transactional;
 use sled::transaction::TransactionalTree;
 
 use super::keys::{pair_key, u64_key};
+use super::outbox::OutboxEntry;
 use super::{Store, StoreError, TxResult, abort, decode, encode, now, tx_error};
 use crate::money::Naira;
 
@@ -119,6 +120,27 @@ impl Store {
         reason: Option<&str>,
         by: Option<u64>,
     ) -> Result<Option<LedgerEntry>, StoreError> {
+        self.apply_ledger_notify(user_id, amount, kind, reference, reason, by, |_| None)
+            .await
+    }
+
+    /// [`Store::apply_ledger`] that also queues the customer's notice in the same transaction,
+    /// so money never moves without its message. `notice` gets the balance after the entry
+    /// (it may run more than once: it must only build the message).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn apply_ledger_notify<F>(
+        &self,
+        user_id: u64,
+        amount: Naira,
+        kind: LedgerKind,
+        reference: &str,
+        reason: Option<&str>,
+        by: Option<u64>,
+        notice: F,
+    ) -> Result<Option<LedgerEntry>, StoreError>
+    where
+        F: Fn(Naira) -> Option<OutboxEntry>,
+    {
         check_amount(amount)?;
         if reference.is_empty() {
             return Err(StoreError::EmptyKey {
@@ -135,15 +157,30 @@ impl Store {
             by,
             at: now(),
         };
+        let notice_id = self.next_id()?;
         let t = &self.trees;
-        let applied = (&t.ledger, &t.balances, &t.ledger_refs)
-            .transaction(|(ledger, balances, refs)| {
-                LedgerTx {
+        let applied = (&t.ledger, &t.balances, &t.ledger_refs, &t.outbox)
+            .transaction(|(ledger, balances, refs, outbox)| {
+                let applied = LedgerTx {
                     ledger,
                     balances,
                     refs,
                 }
-                .append(&entry)
+                .append(&entry)?;
+                if applied.is_some() {
+                    let after = match balances.get(u64_key(user_id))? {
+                        Some(bytes) => decode::<Naira>("balance", &bytes).or_else(abort)?,
+                        None => Naira::ZERO,
+                    };
+                    if let Some(mut message) = notice(after) {
+                        message.id = notice_id;
+                        outbox.insert(
+                            &u64_key(notice_id)[..],
+                            encode("outbox entry", &message).or_else(abort)?,
+                        )?;
+                    }
+                }
+                Ok(applied)
             })
             .map_err(tx_error)?;
         if applied.is_some() {
@@ -328,6 +365,51 @@ mod tests {
         assert_eq!(store.balance(1).unwrap(), n("500"));
         assert_eq!(store.ledger_by_reference("stars:abc").unwrap(), first);
         assert_wallet_consistent(&store, 1);
+    }
+
+    #[tokio::test]
+    async fn a_notice_is_queued_with_the_money_and_only_once() {
+        let (_dir, store) = temp_store();
+        let notice = |balance: Naira| {
+            Some(OutboxEntry::new(
+                7,
+                format!("balance now {balance}"),
+                false,
+                None,
+            ))
+        };
+        for _ in 0..2 {
+            store
+                .apply_ledger_notify(
+                    7,
+                    n("250"),
+                    LedgerKind::Adjustment,
+                    "adj:7:1",
+                    None,
+                    Some(1),
+                    notice,
+                )
+                .await
+                .unwrap();
+        }
+        let queued = store.pending_outbox(10).unwrap();
+        assert_eq!(queued.len(), 1, "a repeated reference queues nothing more");
+        assert_eq!(queued[0].text, "balance now ₦250.00");
+        // A refused debit moves no money and queues no notice.
+        let err = store
+            .apply_ledger_notify(
+                7,
+                n("-999"),
+                LedgerKind::Adjustment,
+                "adj:7:2",
+                None,
+                Some(1),
+                notice,
+            )
+            .await;
+        assert!(matches!(err, Err(StoreError::InsufficientFunds { .. })));
+        assert_eq!(store.pending_outbox(10).unwrap().len(), 1);
+        assert_wallet_consistent(&store, 7);
     }
 
     #[tokio::test]
