@@ -46,6 +46,8 @@ pub struct Call {
     pub accepted: bool,
     /// The message id given to an accepted send.
     pub message_id: Option<i64>,
+    /// When the fake received it.
+    pub at: Instant,
 }
 
 impl Call {
@@ -88,6 +90,7 @@ struct TgState {
     chat_faults: HashMap<i64, (TgFault, u32)>,
     method_faults: HashMap<String, (TgFault, u32)>,
     updates_delivered: u64,
+    polls: u64,
 }
 
 struct Shared {
@@ -248,6 +251,53 @@ impl FakeTelegram {
         self.shared.lock().updates_delivered
     }
 
+    /// `getUpdates` calls received so far (a polling bot makes one at least every second).
+    pub fn polls(&self) -> u64 {
+        self.shared.lock().polls
+    }
+
+    /// The calls from index `from` on (cheaper than [`FakeTelegram::calls`] for long runs).
+    pub fn calls_since(&self, from: usize) -> Vec<Call> {
+        let st = self.shared.lock();
+        st.calls
+            .get(from..)
+            .map(<[Call]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Waits until a call past index `from` arrives, or `deadline` passes; returns the new calls.
+    pub async fn next_calls(&self, from: usize, deadline: Duration) -> Vec<Call> {
+        let end = Instant::now() + deadline;
+        loop {
+            let notified = self.shared.changed.notified();
+            let new = self.calls_since(from);
+            if !new.is_empty() {
+                return new;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return new;
+            }
+            let _ = tokio::time::timeout(left, notified).await;
+        }
+    }
+
+    /// Waits until the bot has made more than `after` `getUpdates` calls, or `deadline` passes.
+    pub async fn wait_polls(&self, after: u64, deadline: Duration) -> bool {
+        let end = Instant::now() + deadline;
+        loop {
+            let notified = self.shared.changed.notified();
+            if self.polls() > after {
+                return true;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let _ = tokio::time::timeout(left, notified).await;
+        }
+    }
+
     /// Waits until `check` holds for the calls so far, or the deadline passes. Returns whether it held.
     pub async fn wait_until(&self, deadline: Duration, check: impl Fn(&[Call]) -> bool) -> bool {
         let end = Instant::now() + deadline;
@@ -342,6 +392,8 @@ async fn handle(
     let method = method.to_ascii_lowercase();
     let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!({}));
     if method == "getupdates" {
+        shared.lock().polls += 1;
+        shared.changed.notify_waiters();
         return get_updates(&shared, &body).await;
     }
     let chat_id = body.get("chat_id").and_then(Value::as_i64);
@@ -354,6 +406,7 @@ async fn handle(
             body,
             accepted: false,
             message_id: None,
+            at: Instant::now(),
         });
         drop(st);
         shared.changed.notify_waiters();
@@ -369,6 +422,10 @@ async fn handle(
                 o.insert("has_main_web_app".into(), json!(false));
             }
             me
+        }
+        // Polling asks first whether a webhook is set: none is.
+        "getwebhookinfo" => {
+            json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0})
         }
         "sendmessage" | "editmessagetext" | "editmessagereplymarkup" | "sendinvoice" => {
             let id = match body.get("message_id").and_then(Value::as_i64) {
@@ -399,6 +456,7 @@ async fn handle(
                 body,
                 accepted: true,
                 message_id: Some(id),
+                at: Instant::now(),
             });
             drop(st);
             shared.changed.notify_waiters();
@@ -411,6 +469,7 @@ async fn handle(
         body,
         accepted: true,
         message_id: None,
+        at: Instant::now(),
     });
     drop(st);
     shared.changed.notify_waiters();

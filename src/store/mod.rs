@@ -80,11 +80,22 @@ struct Trees {
 impl Store {
     /// Opens (creating if needed) the database in directory `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, None)
+    }
+
+    /// [`Store::open`] with sled's page cache limited to `cache_bytes` (sled's own default,
+    /// about 1 GiB, when `None`). The cache fills as pages are read, so whole-tree scans
+    /// grow the process up to this much.
+    pub fn open_with(dir: &Path, cache_bytes: Option<u64>) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        let db = sled::Config::new().path(dir).open()?;
+        let mut config = sled::Config::new().path(dir);
+        if let Some(bytes) = cache_bytes {
+            config = config.cache_capacity(bytes);
+        }
+        let db = config.open()?;
         let trees = Trees {
             orders: db.open_tree("orders")?,
             orders_by_user: db.open_tree("orders_by_user")?,

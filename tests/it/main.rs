@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod e2e;
 mod following;
 mod languages;
 mod ordering;
