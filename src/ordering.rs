@@ -401,7 +401,8 @@ pub async fn reconcile_all(shop: &Shop) -> Result<usize, StoreError> {
     for rec in shop.store.active_orders()? {
         let due = match rec.phase {
             Phase::Unconfirmed => true,
-            Phase::Submitting => rec.created_at <= cutoff,
+            // Created before this process started: whatever call was in flight died with it.
+            Phase::Submitting => rec.created_at <= cutoff || rec.created_at < shop.started_at,
             _ => false,
         };
         if due && reconcile(shop, rec).await?.is_some() {

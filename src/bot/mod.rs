@@ -41,6 +41,9 @@ pub struct Shop {
     pub catalog: CatalogCache,
     /// The bot's @username, learnt at start (for share links).
     pub username: OnceLock<String>,
+    /// When this process started (unix seconds): pending placements older than this cannot be
+    /// in flight any more and are reconciled at once.
+    pub started_at: i64,
     /// Orders being placed or reconciled right now, so two tasks never work on one.
     in_flight: Mutex<HashSet<u64>>,
 }
@@ -69,6 +72,7 @@ impl Shop {
             panel,
             catalog,
             username: OnceLock::new(),
+            started_at: chrono::Utc::now().timestamp(),
             in_flight: Mutex::new(HashSet::new()),
         }
     }
@@ -157,14 +161,41 @@ pub async fn reply(
     let mut parts = text::split_message(&text);
     let last = parts.pop().unwrap_or_default();
     for part in parts {
-        bot.send_message(chat, part)
-            .parse_mode(ParseMode::Html)
-            .await?;
+        send_html(bot, chat, part, None).await?;
     }
-    let req = bot.send_message(chat, last).parse_mode(ParseMode::Html);
-    match markup {
-        Some(m) => req.reply_markup(m).await,
-        None => req.await,
+    send_html(bot, chat, last, markup).await
+}
+
+/// How many times a reply refused with 429 is tried again after the wait Telegram asks for.
+const RETRIES_AFTER_429: u32 = 3;
+
+/// One HTML message; a 429 is waited out (a few times) instead of losing the reply.
+async fn send_html(
+    bot: &Bot,
+    chat: ChatId,
+    text: String,
+    markup: Option<InlineKeyboardMarkup>,
+) -> Result<Message, teloxide::RequestError> {
+    let mut tries = 0;
+    loop {
+        let req = bot
+            .send_message(chat, text.clone())
+            .parse_mode(ParseMode::Html);
+        let res = match markup.clone() {
+            Some(m) => req.reply_markup(m).await,
+            None => req.await,
+        };
+        match res {
+            Err(teloxide::RequestError::RetryAfter(wait)) if tries < RETRIES_AFTER_429 => {
+                tries += 1;
+                log::info!(
+                    "Telegram asked to wait {}s before a reply",
+                    wait.duration().as_secs()
+                );
+                tokio::time::sleep(wait.duration()).await;
+            }
+            other => return other,
+        }
     }
 }
 

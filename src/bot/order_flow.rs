@@ -578,13 +578,9 @@ async fn show_confirmation(
         }
     }
     let token = new_token();
-    reply(
-        bot,
-        msg.chat.id,
-        with_sandbox(shop, lang, text),
-        Some(keyboards::confirm(&token, lang)),
-    )
-    .await?;
+    let keyboard = keyboards::confirm(&token, lang);
+    // The state (with its token) is stored before the button exists, so a crash in between
+    // can never leave a Confirm button that the bot does not know.
     dialogue
         .update(State::Confirming {
             service_id: svc.id,
@@ -594,6 +590,13 @@ async fn show_confirmation(
             token,
         })
         .await?;
+    reply(
+        bot,
+        msg.chat.id,
+        with_sandbox(shop, lang, text),
+        Some(keyboard),
+    )
+    .await?;
     Ok(())
 }
 

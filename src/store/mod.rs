@@ -77,10 +77,14 @@ struct Trees {
     dialogues: sled::Tree,
 }
 
+/// sled's page cache for the bot: its working set (active orders, recent customers) is small,
+/// and sled's own default (about 1 GiB) lets a full scan grow the process far past that.
+pub const DEFAULT_CACHE_BYTES: u64 = 16 << 20;
+
 impl Store {
     /// Opens (creating if needed) the database in directory `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Store::open_with(dir, None)
+        Store::open_with(dir, Some(DEFAULT_CACHE_BYTES))
     }
 
     /// [`Store::open`] with sled's page cache limited to `cache_bytes` (sled's own default,
