@@ -312,7 +312,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+    const TOKEN: &str = "1234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = pairs
@@ -365,7 +365,7 @@ mod tests {
     fn parses_lists_and_secrets_stay_hidden() {
         let c = cfg(&[
             ("TELOXIDE_TOKEN", TOKEN),
-            ("IACAFE_API_KEY", "ak_live_supersecretvalue"),
+            ("IACAFE_API_KEY", "ak_test_supersecretvalue"),
             ("ADMIN_IDS", " 11, 22 ,33"),
             ("NOTIFY_CHAT_ID", "-1001234567890"),
             ("MARKUP_PERCENT", "12.5"),

@@ -228,7 +228,7 @@ async fn a_stale_socket_file_is_replaced() {
     server.abort();
 }
 
-const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+const TOKEN: &str = "1234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 
 fn config(pairs: &[(&str, &str)]) -> Config {
     let map: BTreeMap<String, String> = pairs

@@ -196,8 +196,8 @@ mod tests {
 
     #[test]
     fn scrub_removes_the_key_and_key_like_tokens() {
-        let key = "ak_live_SECRET123";
-        let s = scrub("bad key ak_live_SECRET123 and ak_live_SEC", key, 120);
+        let key = "ak_test_SECRET123";
+        let s = scrub("bad key ak_test_SECRET123 and ak_test_SEC", key, 120);
         assert!(!s.contains("SECRET"), "{s}");
         assert!(!s.contains("SEC"), "{s}");
         assert_eq!(scrub("  <html>\n<body>", "", 120), "<html> <body>");

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::*;
 
-const KEY: &str = "ak_live_TESTSECRET0123456789";
+const KEY: &str = "ak_test_TESTSECRET0123456789";
 
 const SERVICES: &str = include_str!("../../tests/fixtures/panel/services.json");
 const ORDER_OK: &str = include_str!("../../tests/fixtures/panel/order_success.json");

@@ -852,7 +852,7 @@ pub(super) fn wallet_balance(json: &Value) -> Result<Naira, String> {
 mod tests {
     use super::*;
 
-    const KEY: &str = "ak_live_TESTSECRET0123456789";
+    const KEY: &str = "ak_test_TESTSECRET0123456789";
 
     macro_rules! fixture {
         ($name:literal) => {

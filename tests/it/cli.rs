@@ -27,9 +27,9 @@ fn malformed_value_names_the_variable_and_hides_secrets() {
     let out = bin()
         .env(
             "TELOXIDE_TOKEN",
-            "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+            "1234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
         )
-        .env("IACAFE_API_KEY", "ak_live_topsecretvalue")
+        .env("IACAFE_API_KEY", "ak_test_topsecretvalue")
         .env("ADMIN_IDS", "12,abc")
         .output()
         .unwrap();
