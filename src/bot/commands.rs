@@ -100,7 +100,13 @@ pub async fn help(bot: Bot, shop: Arc<Shop>, msg: Message, lang: Lang) -> Handle
     let mut text = t!("help.text", locale = l).to_string();
     if shop.cfg.wallets == WalletMode::On {
         text.push_str("\n\n");
-        text.push_str(&t!("help.wallet", locale = l));
+        // Only mention /topup where Stars top-ups are switched on.
+        let key = if shop.cfg.stars_ngn_rate.is_some() {
+            "help.wallet"
+        } else {
+            "help.wallet_no_stars"
+        };
+        text.push_str(&t!(key, locale = l));
     }
     let menu = keyboards::main_menu(lang, shop.cfg.wallets == WalletMode::On);
     reply(&bot, msg.chat.id, text, Some(menu)).await?;

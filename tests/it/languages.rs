@@ -1019,7 +1019,8 @@ async fn order_in(code: &str) {
         vec![format!(
             "{}\n\n{}",
             tr(code, "help.text", &[]),
-            tr(code, "help.wallet", &[])
+            // No STARS_NGN_RATE here: the wallet paragraph does not offer /topup.
+            tr(code, "help.wallet_no_stars", &[])
         )]
     );
 
