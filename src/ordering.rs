@@ -3,10 +3,11 @@
 
 use rust_i18n::t;
 
-use crate::bot::{Lang, Shop};
+use crate::bot::Shop;
 use crate::money::Naira;
 use crate::panel::{self, NewOrder, OrderPayload, OrderQuery, OrderStatus, PlacedOrder, Service};
 use crate::store::{OrderRecord, OutboxEntry, Phase, StoreError};
+use crate::tracker::customer_lang;
 
 /// Seconds a Submitting order is left alone before reconciliation, so an in-flight call finishes first.
 pub const SUBMIT_GRACE_SECS: i64 = 90;
@@ -193,14 +194,6 @@ async fn settle(
     }
 }
 
-fn lang_of(shop: &Shop, user_id: u64) -> Lang {
-    let user = shop.store.get_user(user_id).ok().flatten();
-    Lang::choose(
-        user.as_ref().and_then(|u| u.language.as_deref()),
-        user.as_ref().and_then(|u| u.telegram_language.as_deref()),
-    )
-}
-
 async fn mark_placed(
     shop: &Shop,
     rec: &OrderRecord,
@@ -240,7 +233,7 @@ async fn mark_placed(
 }
 
 fn confirmed_message(shop: &Shop, rec: &OrderRecord, api_id: u64) -> OutboxEntry {
-    let l = lang_of(shop, rec.user_id).code();
+    let l = customer_lang(shop, rec.user_id).code();
     let text = t!(
         "order.confirmed_late",
         locale = l,
@@ -291,7 +284,7 @@ async fn adopt(
 /// Marks an order certainly not placed and returns the customer's money, once.
 async fn reject(shop: &Shop, rec: &OrderRecord, notify: bool) -> Result<OrderRecord, StoreError> {
     let outbox = if notify {
-        let l = lang_of(shop, rec.user_id).code();
+        let l = customer_lang(shop, rec.user_id).code();
         let text = if rec.wallet_debited {
             t!("order.not_placed_refunded", locale = l, amount = rec.price)
         } else {
